@@ -1,0 +1,3 @@
+module github.com/traceweave/traceweave/demo
+
+go 1.26

@@ -1,0 +1,94 @@
+package models
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// Query types of the public contract.
+const (
+	QueryTypeTimeline = "timeline"
+	QueryTypeLogs     = "logs"
+)
+
+// Source names a user can pick per query.
+const (
+	SourceTempo = "tempo"
+	SourceLoki  = "loki"
+	SourceKafka = "kafka"
+)
+
+// AllSources lists the sources in the order results are merged.
+var AllSources = []string{SourceTempo, SourceLoki, SourceKafka}
+
+// Query is the JSON of a panel target (see DESIGN.md, "Query model").
+type Query struct {
+	RefID     string   `json:"refId"`
+	QueryType string   `json:"queryType"`
+	TraceID   string   `json:"traceId"`
+	SpanID    string   `json:"spanId"`
+	Sources   []string `json:"sources"`
+}
+
+// ParseQuery decodes and validates a query. The returned query has its
+// trace and span IDs normalised (32 and 16 lower-case hex digits), a
+// non-empty query type and a deduplicated source list; an empty list
+// means every configured source.
+func ParseQuery(raw json.RawMessage, queryType string) (Query, error) {
+	var q Query
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &q); err != nil {
+			return q, fmt.Errorf("the query is not valid JSON: %w", err)
+		}
+	}
+	// Grafana passes queryType outside the JSON too; prefer the JSON's own.
+	if q.QueryType == "" {
+		q.QueryType = queryType
+	}
+	if q.QueryType == "" {
+		q.QueryType = QueryTypeTimeline
+	}
+	if q.QueryType != QueryTypeTimeline && q.QueryType != QueryTypeLogs {
+		return q, fmt.Errorf("unknown queryType %q: use %q or %q", clip(q.QueryType), QueryTypeTimeline, QueryTypeLogs)
+	}
+	id, err := NormalizeTraceID(q.TraceID)
+	if err != nil {
+		return q, err
+	}
+	q.TraceID = id
+	if q.SpanID != "" {
+		sid, err := NormalizeSpanID(q.SpanID)
+		if err != nil {
+			return q, err
+		}
+		q.SpanID = sid
+	}
+	seen := map[string]bool{}
+	var sources []string
+	for _, s := range q.Sources {
+		switch s {
+		case SourceTempo, SourceLoki, SourceKafka:
+		default:
+			return q, fmt.Errorf("unknown source %q: use %q, %q or %q", clip(s), SourceTempo, SourceLoki, SourceKafka)
+		}
+		if !seen[s] {
+			seen[s] = true
+			sources = append(sources, s)
+		}
+	}
+	q.Sources = sources
+	return q, nil
+}
+
+// Wants reports whether the query asked for source s (an empty list asks for all).
+func (q Query) Wants(s string) bool {
+	if len(q.Sources) == 0 {
+		return true
+	}
+	for _, x := range q.Sources {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,457 @@
+// Package models holds the typed datasource settings and query of the public
+// contract (DESIGN.md). Settings are decoded into structs, never read through
+// map type assertions, and validated with messages that name the field.
+package models
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Defaults of the contract. Exported so the docs, the front end and the
+// tests agree on one value.
+const (
+	DefaultLokiSelector     = `{service_name=~".+"}`
+	DefaultLokiMaxLines     = 5000
+	DefaultLokiMaxTotal     = 50000
+	DefaultKafkaMaxRecords  = 5_000_000
+	DefaultKafkaMaxBytes    = 1 << 30
+	DefaultWindowBefore     = 30 * time.Second
+	DefaultWindowAfter      = 2 * time.Minute
+	DefaultUpstreamTimeout  = 30 * time.Second
+	TraceFilterAuto         = "auto"
+	TraceFilterStructured   = "structured"
+	TraceFilterLine         = "line"
+	EncodingOTLPProto       = "otlp_proto"
+	EncodingOTLPJSON        = "otlp_json"
+	EncodingRaw             = "raw"
+	EncodingJSON            = "json"
+	EncodingText            = "text"
+	HasherSaramaCompat      = "sarama_compat"
+	HasherMurmur2           = "murmur2"
+	SASLPlain               = "PLAIN"
+	SASLScramSHA256         = "SCRAM-SHA-256"
+	SASLScramSHA512         = "SCRAM-SHA-512"
+	secureTempoPassword     = "tempoPassword"
+	secureTempoBearerToken  = "tempoBearerToken"
+	secureLokiPassword      = "lokiPassword"
+	secureLokiBearerToken   = "lokiBearerToken"
+	secureKafkaPassword     = "kafkaPassword"
+	maxKafkaTopicNameLength = 249
+)
+
+// ErrInvalidSettings wraps every settings validation error, so callers can
+// classify it (a configuration error, not an upstream failure).
+var ErrInvalidSettings = errors.New("invalid settings")
+
+// Duration is a time.Duration written as a Go duration string ("30s", "2m") in JSON.
+type Duration time.Duration
+
+// UnmarshalJSON accepts a Go duration string; a bare number is rejected with
+// a hint, because "30" is ambiguous (seconds? milliseconds?).
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("want a duration string such as \"30s\" or \"2m\", got %s", clip(string(b)))
+	}
+	if s == "" {
+		*d = 0
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("want a duration such as \"30s\" or \"2m\", got %q", clip(s))
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalJSON writes the duration as a Go duration string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// HTTPUpstream holds the settings Tempo and Loki share.
+type HTTPUpstream struct {
+	URL           string   `json:"url"`
+	Tenant        string   `json:"tenant"`
+	BasicAuthUser string   `json:"basicAuthUser"`
+	Timeout       Duration `json:"timeout"`
+	// InsecureSkipVerify skips TLS certificate checks (self-signed test setups only).
+	InsecureSkipVerify bool `json:"insecureSkipVerify"`
+	// DatasourceUID is the uid of a Grafana datasource of the same upstream,
+	// used only to build links to it.
+	DatasourceUID string `json:"datasourceUid"`
+
+	// Password and BearerToken come from secureJsonData only.
+	Password    string `json:"-"`
+	BearerToken string `json:"-"`
+}
+
+// Configured reports whether the upstream has a URL.
+func (h HTTPUpstream) Configured() bool { return strings.TrimSpace(h.URL) != "" }
+
+// TempoSettings configures the Tempo source.
+type TempoSettings struct {
+	HTTPUpstream
+	// SearchTimeRange sends the query's time range as start/end so Tempo
+	// searches only the blocks of that range.
+	SearchTimeRange bool `json:"searchTimeRange"`
+}
+
+// LokiSettings configures the Loki source.
+type LokiSettings struct {
+	HTTPUpstream
+	Selector      string `json:"selector"`
+	TraceFilter   string `json:"traceFilter"`
+	MaxLines      int    `json:"maxLines"`
+	MaxTotalLines int    `json:"maxTotalLines"`
+}
+
+// KafkaTopic is one Kafka topic holding archived logs.
+type KafkaTopic struct {
+	Name           string `json:"name"`
+	Encoding       string `json:"encoding"`
+	KeyedByTraceID bool   `json:"keyedByTraceId"`
+	Hasher         string `json:"hasher"`
+}
+
+// KafkaSASL configures SASL; the password is secureJsonData.kafkaPassword.
+type KafkaSASL struct {
+	Mechanism string `json:"mechanism"`
+	Username  string `json:"username"`
+	Password  string `json:"-"`
+}
+
+// KafkaTLS configures TLS to the brokers.
+type KafkaTLS struct {
+	Enabled            bool `json:"enabled"`
+	InsecureSkipVerify bool `json:"insecureSkipVerify"`
+}
+
+// KafkaSettings configures the Kafka archive source.
+type KafkaSettings struct {
+	Brokers    []string     `json:"brokers"`
+	Topics     []KafkaTopic `json:"topics"`
+	SASL       KafkaSASL    `json:"sasl"`
+	TLS        KafkaTLS     `json:"tls"`
+	MaxRecords int64        `json:"maxRecords"`
+	MaxBytes   int64        `json:"maxBytes"`
+}
+
+// Configured reports whether any broker is set.
+func (k KafkaSettings) Configured() bool { return len(k.Brokers) > 0 }
+
+// WindowSettings pads the trace's time window when searching logs: Before
+// for logs written just before the first span, After for export delay.
+type WindowSettings struct {
+	Before Duration `json:"before"`
+	After  Duration `json:"after"`
+}
+
+// TierMatch selects spans by one attribute (span attributes first, then
+// resource attributes; "service.name" is the span's service): Value matches
+// exactly, Regex as a Go regular expression.
+type TierMatch struct {
+	Attribute string `json:"attribute"`
+	Value     string `json:"value,omitempty"`
+	Regex     string `json:"regex,omitempty"`
+}
+
+// TierRule assigns Tier to the spans its Match selects. Rules are tried in
+// order; the first match wins; unmatched spans are "other".
+type TierRule struct {
+	Tier  string    `json:"tier"`
+	Match TierMatch `json:"match"`
+
+	re *regexp.Regexp
+}
+
+// Regexp returns the compiled Match.Regex (nil when the rule matches by value).
+func (r *TierRule) Regexp() *regexp.Regexp { return r.re }
+
+// DefaultTierRules follows OpenTelemetry semantic conventions for the five
+// tiers of the reference architecture.
+func DefaultTierRules() []TierRule {
+	return []TierRule{
+		{Tier: "mysql", Match: TierMatch{Attribute: "db.system", Value: "mysql"}},
+		{Tier: "mysql", Match: TierMatch{Attribute: "db.system.name", Value: "mysql"}},
+		{Tier: "redis", Match: TierMatch{Attribute: "db.system", Value: "redis"}},
+		{Tier: "redis", Match: TierMatch{Attribute: "db.system.name", Value: "redis"}},
+		{Tier: "mysql", Match: TierMatch{Attribute: "service.name", Regex: `(?i)^(mysql|mariadb)`}},
+		{Tier: "redis", Match: TierMatch{Attribute: "service.name", Regex: `(?i)^redis`}},
+		{Tier: "rails", Match: TierMatch{Attribute: "telemetry.sdk.language", Value: "ruby"}},
+		{Tier: "proxy", Match: TierMatch{Attribute: "service.name", Regex: `(?i)proxy|gateway|nginx|envoy`}},
+		{Tier: "go", Match: TierMatch{Attribute: "telemetry.sdk.language", Value: "go"}},
+	}
+}
+
+var validTiers = map[string]bool{"proxy": true, "go": true, "rails": true, "mysql": true, "redis": true, "other": true}
+
+// Settings is the decoded datasource configuration.
+type Settings struct {
+	Tempo  TempoSettings  `json:"tempo"`
+	Loki   LokiSettings   `json:"loki"`
+	Kafka  KafkaSettings  `json:"kafka"`
+	Window WindowSettings `json:"window"`
+	Tiers  []TierRule     `json:"tiers"`
+}
+
+// Secrets reports the secret values, so tests and log scrubbing can check
+// that none of them leaks.
+func (s *Settings) Secrets() []string {
+	var out []string
+	for _, v := range []string{s.Tempo.Password, s.Tempo.BearerToken, s.Loki.Password, s.Loki.BearerToken, s.Kafka.SASL.Password} {
+		if v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// LoadSettings decodes jsonData and the decrypted secureJsonData, applies
+// defaults and validates. Every error wraps ErrInvalidSettings and names the
+// field to fix.
+func LoadSettings(jsonData []byte, secure map[string]string) (*Settings, error) {
+	s := &Settings{}
+	if len(strings.TrimSpace(string(jsonData))) > 0 {
+		if err := json.Unmarshal(jsonData, s); err != nil {
+			return nil, fmt.Errorf("%w: jsonData: %s", ErrInvalidSettings, describeJSONError(err))
+		}
+	}
+	s.Tempo.Password = secure[secureTempoPassword]
+	s.Tempo.BearerToken = secure[secureTempoBearerToken]
+	s.Loki.Password = secure[secureLokiPassword]
+	s.Loki.BearerToken = secure[secureLokiBearerToken]
+	s.Kafka.SASL.Password = secure[secureKafkaPassword]
+	s.applyDefaults()
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func describeJSONError(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return fmt.Sprintf("field %q must be a %s, not a JSON %s", te.Field, te.Type.String(), te.Value)
+	}
+	return err.Error()
+}
+
+func (s *Settings) applyDefaults() {
+	s.Tempo.URL = strings.TrimRight(strings.TrimSpace(s.Tempo.URL), "/")
+	s.Loki.URL = strings.TrimRight(strings.TrimSpace(s.Loki.URL), "/")
+	if s.Tempo.Timeout == 0 {
+		s.Tempo.Timeout = Duration(DefaultUpstreamTimeout)
+	}
+	if s.Loki.Timeout == 0 {
+		s.Loki.Timeout = Duration(DefaultUpstreamTimeout)
+	}
+	if strings.TrimSpace(s.Loki.Selector) == "" {
+		s.Loki.Selector = DefaultLokiSelector
+	}
+	s.Loki.Selector = strings.TrimSpace(s.Loki.Selector)
+	if s.Loki.TraceFilter == "" {
+		s.Loki.TraceFilter = TraceFilterAuto
+	}
+	if s.Loki.MaxLines == 0 {
+		s.Loki.MaxLines = DefaultLokiMaxLines
+	}
+	if s.Loki.MaxTotalLines == 0 {
+		s.Loki.MaxTotalLines = DefaultLokiMaxTotal
+	}
+	var brokers []string
+	for _, b := range s.Kafka.Brokers {
+		if b = strings.TrimSpace(b); b != "" {
+			brokers = append(brokers, b)
+		}
+	}
+	s.Kafka.Brokers = brokers
+	for i := range s.Kafka.Topics {
+		t := &s.Kafka.Topics[i]
+		t.Name = strings.TrimSpace(t.Name)
+		if t.Hasher == "" {
+			t.Hasher = HasherSaramaCompat
+		}
+		if t.Encoding == "" {
+			t.Encoding = EncodingOTLPProto
+		}
+	}
+	if s.Kafka.MaxRecords == 0 {
+		s.Kafka.MaxRecords = DefaultKafkaMaxRecords
+	}
+	if s.Kafka.MaxBytes == 0 {
+		s.Kafka.MaxBytes = DefaultKafkaMaxBytes
+	}
+	if s.Window.Before == 0 {
+		s.Window.Before = Duration(DefaultWindowBefore)
+	}
+	if s.Window.After == 0 {
+		s.Window.After = Duration(DefaultWindowAfter)
+	}
+	if len(s.Tiers) == 0 {
+		s.Tiers = DefaultTierRules()
+	}
+}
+
+var (
+	topicNameRE = regexp.MustCompile(`^[a-zA-Z0-9._-]+$`)
+	// A stream selector: braces around at least one matcher. Loki's parser
+	// is the final judge; this catches the mistakes that would otherwise
+	// only surface at query time.
+	selectorRE = regexp.MustCompile(`^\{\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*(,\s*[a-zA-Z_][a-zA-Z0-9_]*\s*(=~|!~|!=|=)\s*"(?:[^"\\]|\\.)*"\s*)*\}$`)
+	matcherRE  = regexp.MustCompile(`([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"`)
+)
+
+// Validate checks the settings and says which field to fix.
+func (s *Settings) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{field}, args...)...))
+	}
+	checkURL := func(field, raw string) {
+		if raw == "" {
+			return
+		}
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad(field, "%q is not an http(s) URL such as http://tempo:3200", clip(raw))
+			return
+		}
+		if u.User != nil {
+			bad(field, "put credentials in basicAuthUser and the secure password field, not in the URL")
+		}
+	}
+	checkURL("tempo.url", s.Tempo.URL)
+	checkURL("loki.url", s.Loki.URL)
+	if s.Tempo.Timeout < 0 {
+		bad("tempo.timeout", "must be positive")
+	}
+	if s.Loki.Timeout < 0 {
+		bad("loki.timeout", "must be positive")
+	}
+	if err := ValidateSelector(s.Loki.Selector); err != nil {
+		bad("loki.selector", "%v", err)
+	}
+	switch s.Loki.TraceFilter {
+	case TraceFilterAuto, TraceFilterStructured, TraceFilterLine:
+	default:
+		bad("loki.traceFilter", "%q is not one of auto, structured, line", clip(s.Loki.TraceFilter))
+	}
+	if s.Loki.MaxLines < 1 {
+		bad("loki.maxLines", "must be at least 1 (Loki's default server maximum is 5000)")
+	}
+	if s.Loki.MaxTotalLines < 1 {
+		bad("loki.maxTotalLines", "must be at least 1")
+	}
+	for i, b := range s.Kafka.Brokers {
+		if !strings.Contains(b, ":") || strings.HasPrefix(b, ":") || strings.HasSuffix(b, ":") || strings.Contains(b, "://") {
+			bad(fmt.Sprintf("kafka.brokers[%d]", i), "%q is not host:port, e.g. kafka:9092", clip(b))
+		}
+	}
+	names := map[string]bool{}
+	for i, t := range s.Kafka.Topics {
+		field := fmt.Sprintf("kafka.topics[%d]", i)
+		switch {
+		case t.Name == "":
+			bad(field+".name", "is empty")
+		case len(t.Name) > maxKafkaTopicNameLength || !topicNameRE.MatchString(t.Name) || t.Name == "." || t.Name == "..":
+			bad(field+".name", "%q is not a Kafka topic name (letters, digits, '.', '_', '-', at most 249)", clip(t.Name))
+		case names[t.Name]:
+			bad(field+".name", "topic %q is listed twice", t.Name)
+		}
+		names[t.Name] = true
+		switch t.Encoding {
+		case EncodingOTLPProto, EncodingOTLPJSON, EncodingRaw, EncodingJSON, EncodingText:
+		default:
+			bad(field+".encoding", "%q is not one of otlp_proto, otlp_json, raw, json, text", clip(t.Encoding))
+		}
+		switch t.Hasher {
+		case HasherSaramaCompat, HasherMurmur2:
+		default:
+			bad(field+".hasher", "%q is not one of sarama_compat, murmur2", clip(t.Hasher))
+		}
+	}
+	if len(s.Kafka.Topics) > 0 && len(s.Kafka.Brokers) == 0 {
+		bad("kafka.brokers", "topics are configured but no broker is; add e.g. kafka:9092")
+	}
+	if len(s.Kafka.Brokers) > 0 && len(s.Kafka.Topics) == 0 {
+		bad("kafka.topics", "brokers are configured but no topic to read; add at least one topic")
+	}
+	switch s.Kafka.SASL.Mechanism {
+	case "":
+	case SASLPlain, SASLScramSHA256, SASLScramSHA512:
+		if s.Kafka.SASL.Username == "" {
+			bad("kafka.sasl.username", "is required with SASL %s", s.Kafka.SASL.Mechanism)
+		}
+	default:
+		bad("kafka.sasl.mechanism", "%q is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512", clip(s.Kafka.SASL.Mechanism))
+	}
+	if s.Kafka.MaxRecords < 0 {
+		bad("kafka.maxRecords", "must be positive")
+	}
+	if s.Kafka.MaxBytes < 0 {
+		bad("kafka.maxBytes", "must be positive")
+	}
+	if s.Window.Before < 0 {
+		bad("window.before", "must not be negative")
+	}
+	if s.Window.After < 0 {
+		bad("window.after", "must not be negative")
+	}
+	for i := range s.Tiers {
+		r := &s.Tiers[i]
+		field := fmt.Sprintf("tiers[%d]", i)
+		if !validTiers[r.Tier] {
+			bad(field+".tier", "%q is not one of proxy, go, rails, mysql, redis, other", clip(r.Tier))
+		}
+		if r.Match.Attribute == "" {
+			bad(field+".match.attribute", "is empty")
+		}
+		if (r.Match.Value == "") == (r.Match.Regex == "") {
+			bad(field+".match", "set exactly one of value or regex")
+		}
+		if r.Match.Regex != "" {
+			re, err := regexp.Compile(r.Match.Regex)
+			if err != nil {
+				bad(field+".match.regex", "%v", err)
+			}
+			r.re = re
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %w", ErrInvalidSettings, errors.Join(errs...))
+}
+
+// ValidateSelector checks a Loki stream selector the way Loki would judge
+// it: braces around matchers, and at least one matcher that cannot match
+// the empty string (Loki rejects `{job=~".*"}`).
+func ValidateSelector(sel string) error {
+	if !selectorRE.MatchString(sel) {
+		return fmt.Errorf("%q is not a stream selector such as %s", clip(sel), DefaultLokiSelector)
+	}
+	for _, m := range matcherRE.FindAllStringSubmatch(sel, -1) {
+		op, val := m[2], m[3]
+		switch op {
+		case "=":
+			if val != "" {
+				return nil
+			}
+		case "=~":
+			re, err := regexp.Compile("^(?:" + strings.ReplaceAll(val, `\\`, `\`) + ")$")
+			if err != nil {
+				return fmt.Errorf("matcher %s: %v", m[0], err)
+			}
+			if !re.MatchString("") {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("%q: at least one matcher must not match the empty string (Loki rejects it), e.g. %s", clip(sel), DefaultLokiSelector)
+}
