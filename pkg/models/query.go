@@ -28,6 +28,10 @@ type Query struct {
 	TraceID   string   `json:"traceId"`
 	SpanID    string   `json:"spanId"`
 	Sources   []string `json:"sources"`
+	// Query is what Grafana's internal links from other datasources send
+	// (a Loki derived field always arrives as {"query": "<value>"}); when
+	// traceId is empty, Query is taken as the trace ID.
+	Query string `json:"query,omitempty"`
 }
 
 // ParseQuery decodes and validates a query. The returned query has its
@@ -50,6 +54,9 @@ func ParseQuery(raw json.RawMessage, queryType string) (Query, error) {
 	}
 	if q.QueryType != QueryTypeTimeline && q.QueryType != QueryTypeLogs {
 		return q, fmt.Errorf("unknown queryType %q: use %q or %q", clip(q.QueryType), QueryTypeTimeline, QueryTypeLogs)
+	}
+	if q.TraceID == "" {
+		q.TraceID = q.Query
 	}
 	id, err := NormalizeTraceID(q.TraceID)
 	if err != nil {

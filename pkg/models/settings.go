@@ -218,8 +218,21 @@ func (s *Settings) Secrets() []string {
 func LoadSettings(jsonData []byte, secure map[string]string) (*Settings, error) {
 	s := &Settings{}
 	if len(strings.TrimSpace(string(jsonData))) > 0 {
-		if err := json.Unmarshal(jsonData, s); err != nil {
-			return nil, fmt.Errorf("%w: jsonData: %s", ErrInvalidSettings, describeJSONError(err))
+		// Decode section by section so an error names its section even when
+		// it comes from a custom decoder (a duration) that knows no field path.
+		var sections map[string]json.RawMessage
+		if err := json.Unmarshal(jsonData, &sections); err != nil {
+			return nil, fmt.Errorf("%w: jsonData is not a JSON object: %s", ErrInvalidSettings, describeJSONError(err))
+		}
+		targets := map[string]any{"tempo": &s.Tempo, "loki": &s.Loki, "kafka": &s.Kafka, "window": &s.Window, "tiers": &s.Tiers}
+		for name, raw := range sections {
+			target, ok := targets[name]
+			if !ok || string(raw) == "null" {
+				continue // Unknown keys (Grafana adds its own) are ignored.
+			}
+			if err := json.Unmarshal(raw, target); err != nil {
+				return nil, fmt.Errorf("%w: %s", ErrInvalidSettings, describeJSONError(fieldError{name, err}))
+			}
 		}
 	}
 	s.Tempo.Password = secure[secureTempoPassword]
@@ -234,10 +247,24 @@ func LoadSettings(jsonData []byte, secure map[string]string) (*Settings, error) 
 	return s, nil
 }
 
+// fieldError ties a decode error to the settings section it came from.
+type fieldError struct {
+	section string
+	err     error
+}
+
+func (e fieldError) Error() string { return e.section + ": " + e.err.Error() }
+func (e fieldError) Unwrap() error { return e.err }
+
 func describeJSONError(err error) string {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		return fmt.Sprintf("field %q must be a %s, not a JSON %s", te.Field, te.Type.String(), te.Value)
+		field := te.Field
+		var fe fieldError
+		if errors.As(err, &fe) {
+			field = fe.section + "." + field
+		}
+		return fmt.Sprintf("%s must be a %s, not a JSON %s", field, te.Type.String(), te.Value)
 	}
 	return err.Error()
 }

@@ -1,0 +1,220 @@
+// Command traceweave is Traceweave in a terminal: the same engine as the
+// Grafana plugin, for engineers who live in a shell or whose Grafana is the
+// thing that is down.
+//
+//	traceweave timeline [flags] <traceID>   waterfall of spans with their logs
+//	traceweave check [flags]                health of every configured source
+//
+// Exit codes: 0 found / healthy, 1 upstream failure, 2 bad input, 3 trace not found.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"time"
+
+	"github.com/mattn/go-isatty"
+
+	"github.com/traceweave/traceweave/pkg/engine"
+	"github.com/traceweave/traceweave/pkg/kafka"
+	"github.com/traceweave/traceweave/pkg/models"
+	"github.com/traceweave/traceweave/pkg/tempo"
+)
+
+// Exit codes of the CLI contract.
+const (
+	exitOK       = 0
+	exitUpstream = 1
+	exitBadInput = 2
+	exitNotFound = 3
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	os.Exit(code)
+}
+
+const usage = `usage:
+  traceweave timeline [flags] <traceID>   print the trace's spans with their logs interleaved
+  traceweave check [flags]                check every configured source
+
+configuration (later wins): --datasource FILE --name NAME (a Grafana provisioning file),
+TRACEWEAVE_* environment variables, flags. Secrets only from the provisioning file
+(with $VAR expansion), --secrets-file, or TRACEWEAVE_{TEMPO,LOKI}_PASSWORD,
+TRACEWEAVE_{TEMPO,LOKI}_BEARER_TOKEN, TRACEWEAVE_KAFKA_PASSWORD.
+`
+
+// run is main without the process: testable, returns the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitBadInput
+	}
+	cmd, args := args[0], args[1:]
+	fs := flag.NewFlagSet("traceweave "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var src configSources
+	fs.StringVar(&src.datasourceFile, "datasource", "", "Grafana datasource provisioning YAML holding a Traceweave datasource")
+	fs.StringVar(&src.datasourceName, "name", "", "name (or uid) of the Traceweave datasource in --datasource")
+	fs.StringVar(&src.secretsFile, "secrets-file", "", "YAML/JSON map of secureJsonData keys (tempoPassword, lokiPassword, kafkaPassword, ...)")
+	fs.StringVar(&src.tempoURL, "tempo-url", "", "Tempo URL (env TRACEWEAVE_TEMPO_URL)")
+	fs.StringVar(&src.lokiURL, "loki-url", "", "Loki URL (env TRACEWEAVE_LOKI_URL)")
+	fs.StringVar(&src.brokers, "kafka-brokers", "", "comma-separated Kafka brokers host:port (env TRACEWEAVE_KAFKA_BROKERS)")
+	fs.StringVar(&src.topics, "kafka-topics", "", "comma-separated topics name[:encoding[:keyed[:hasher]]] (env TRACEWEAVE_KAFKA_TOPICS)")
+	timeout := fs.Duration("timeout", 60*time.Second, "give up after this long")
+	var (
+		sources  *string
+		spanID   *string
+		asJSON   *bool
+		since    *time.Duration
+		noColour *bool
+	)
+	if cmd == "timeline" {
+		fs.StringVar(&src.windowBefore, "window-before", "", "search logs this long before the trace (default 30s)")
+		fs.StringVar(&src.windowAfter, "window-after", "", "search logs this long after the trace, covers export delay (default 2m)")
+		sources = fs.String("sources", "", "comma-separated sources to ask: tempo,loki,kafka (default: all configured)")
+		spanID = fs.String("span", "", "show only this span's logs")
+		asJSON = fs.Bool("json", false, "print the merged model as JSON")
+		since = fs.Duration("since", time.Hour, "when the trace is not in Tempo, search logs over this long before now")
+		noColour = fs.Bool("no-color", false, "never colour the output")
+	} else if cmd != "check" {
+		fmt.Fprintf(stderr, "traceweave: unknown command %q\n%s", cmd, usage)
+		return exitBadInput
+	}
+	if err := fs.Parse(args); err != nil {
+		return exitBadInput
+	}
+	cfg, err := loadConfig(src, getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "traceweave: %v\n", err)
+		return exitBadInput
+	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+
+	if cmd == "check" {
+		return check(ctx, cfg, stdout, stderr)
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintf(stderr, "traceweave: timeline wants exactly one trace ID, got %d arguments\n", fs.NArg())
+		return exitBadInput
+	}
+	raw, _ := json.Marshal(map[string]any{"traceId": fs.Arg(0), "spanId": *spanID, "sources": splitList(*sources)})
+	q, err := models.ParseQuery(raw, models.QueryTypeTimeline)
+	if err != nil {
+		fmt.Fprintf(stderr, "traceweave: %v\n", err)
+		return exitBadInput
+	}
+	tty := isTerminal(stderr)
+	var opts []kafka.Option
+	if tty {
+		opts = append(opts, kafka.WithProgress(newProgressPrinter(stderr).update))
+	}
+	eng, err := engine.New(cfg, opts...)
+	if err != nil {
+		fmt.Fprintf(stderr, "traceweave: %v\n", err)
+		return exitBadInput
+	}
+	defer eng.Close()
+	now := time.Now()
+	out, err := eng.Run(ctx, engine.Request{TraceID: q.TraceID, Sources: q.Sources, From: now.Add(-*since), To: now})
+	if tty {
+		fmt.Fprint(stderr, "\r\033[K")
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "traceweave: %v\n", err)
+		switch {
+		case errors.Is(err, tempo.ErrTraceNotFound):
+			return exitNotFound
+		case errors.Is(err, engine.ErrNoSource):
+			return exitBadInput
+		}
+		return exitUpstream
+	}
+	m := out.Model
+	if q.SpanID != "" {
+		m = m.ForSpan(q.SpanID)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(jsonOutcome{Model: m, Notices: out.Notices}); err != nil {
+			fmt.Fprintf(stderr, "traceweave: %v\n", err)
+			return exitUpstream
+		}
+	} else {
+		r := renderer{w: stdout, width: terminalWidth(stdout, getenv), colour: isTerminal(stdout) && !*noColour && getenv("NO_COLOR") == ""}
+		r.render(m, out)
+	}
+	for _, n := range out.Notices {
+		fmt.Fprintf(stderr, "%s: %s\n", n.Severity, n.Text)
+	}
+	if !out.TraceFound && len(m.Logs) == 0 {
+		return exitNotFound
+	}
+	return exitOK
+}
+
+// jsonOutcome is the --json document: the merged model and the notices.
+type jsonOutcome struct {
+	Model   any             `json:"timeline"`
+	Notices []engine.Notice `json:"notices"`
+}
+
+func check(ctx context.Context, cfg *models.Settings, stdout, stderr io.Writer) int {
+	eng, err := engine.New(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "traceweave: %v\n", err)
+		return exitBadInput
+	}
+	defer eng.Close()
+	code, configured := exitOK, 0
+	for _, h := range eng.Health(ctx) {
+		switch {
+		case !h.Configured:
+			fmt.Fprintf(stdout, "%s: skipped (not configured)\n", h.Name)
+		case h.Err != nil:
+			configured++
+			code = exitUpstream
+			fmt.Fprintf(stdout, "%s: %v\n", h.Name, h.Err)
+		default:
+			configured++
+			fmt.Fprintf(stdout, "%s: OK, %s\n", h.Name, h.Detail)
+		}
+	}
+	if configured == 0 {
+		fmt.Fprintln(stderr, "traceweave: nothing to check: configure a Tempo URL, a Loki URL, or Kafka brokers and topics")
+		return exitBadInput
+	}
+	return code
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && isatty.IsTerminal(f.Fd())
+}
+
+// progressPrinter redraws one stderr line while Kafka topics are scanned.
+type progressPrinter struct {
+	w    io.Writer
+	last time.Time
+}
+
+func newProgressPrinter(w io.Writer) *progressPrinter { return &progressPrinter{w: w} }
+
+func (p *progressPrinter) update(pr kafka.Progress) {
+	if time.Since(p.last) < 100*time.Millisecond {
+		return
+	}
+	p.last = time.Now()
+	fmt.Fprintf(p.w, "\r\033[Kkafka: %s", strings.TrimSpace(progressText(pr)))
+}

@@ -1,0 +1,180 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/term"
+
+	"github.com/traceweave/traceweave/pkg/engine"
+	"github.com/traceweave/traceweave/pkg/timeline"
+)
+
+// barWidth is the width of the waterfall bar column.
+const barWidth = 24
+
+const (
+	ansiReset  = "\033[0m"
+	ansiRed    = "\033[31m"
+	ansiYellow = "\033[33m"
+	ansiDim    = "\033[2m"
+	ansiBold   = "\033[1m"
+)
+
+// renderer prints the waterfall: spans in tree order, each span's logs under
+// it in time order, then the logs no span claimed, then the summary.
+type renderer struct {
+	w      io.Writer
+	width  int
+	colour bool
+}
+
+func terminalWidth(w io.Writer, getenv func(string) string) int {
+	if f, ok := w.(*os.File); ok {
+		if cols, _, err := term.GetSize(int(f.Fd())); err == nil && cols > 40 {
+			return cols
+		}
+	}
+	if n, err := strconv.Atoi(getenv("COLUMNS")); err == nil && n > 40 {
+		return n
+	}
+	return 120
+}
+
+func (r *renderer) paint(code, s string) string {
+	if !r.colour || code == "" {
+		return s
+	}
+	return code + s + ansiReset
+}
+
+// cut shortens s to n runes, marking the cut with an ellipsis.
+func cut(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if n <= 1 {
+		return ""
+	}
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	rs := []rune(s)
+	return string(rs[:n-1]) + "…"
+}
+
+func ms(ns int64) string { return strconv.FormatFloat(float64(ns)/1e6, 'f', 2, 64) + "ms" }
+
+func (r *renderer) render(m *timeline.Model, out *engine.Outcome) {
+	sources := make([]string, 0, len(out.Statuses))
+	for _, s := range out.Statuses {
+		state := strconv.Itoa(s.Records)
+		if s.Err != nil {
+			state = "failed"
+		}
+		sources = append(sources, s.Source+"="+state)
+	}
+	wall := m.EndNs - m.StartNs
+	fmt.Fprintf(r.w, "%s %s  %d spans, %d logs, %s  [%s]\n", r.paint(ansiBold, "trace"), m.TraceID,
+		len(m.Spans), len(m.Logs), ms(wall), strings.Join(sources, " "))
+
+	children := map[string][]int{}
+	known := map[string]bool{}
+	for i := range m.Spans {
+		known[m.Spans[i].SpanID] = true
+	}
+	var roots []int
+	for i := range m.Spans {
+		p := m.Spans[i].ParentSpanID
+		if p == "" || !known[p] || p == m.Spans[i].SpanID {
+			roots = append(roots, i)
+			continue
+		}
+		children[p] = append(children[p], i)
+	}
+	visited := make([]bool, len(m.Spans))
+	var walk func(i, depth int)
+	walk = func(i, depth int) {
+		if visited[i] {
+			return // a cycle in broken data; print each span once
+		}
+		visited[i] = true
+		r.span(m, i, depth, wall)
+		kids := children[m.Spans[i].SpanID]
+		sort.SliceStable(kids, func(a, b int) bool { return m.Spans[kids[a]].StartNs < m.Spans[kids[b]].StartNs })
+		for _, k := range kids {
+			walk(k, depth+1)
+		}
+	}
+	for _, i := range roots {
+		walk(i, 0)
+	}
+	for i := range m.Spans {
+		if !visited[i] {
+			walk(i, 0)
+		}
+	}
+
+	var loose []int
+	for i := range m.Logs {
+		if m.Logs[i].AttachedSpanID == "" {
+			loose = append(loose, i)
+		}
+	}
+	if len(loose) > 0 {
+		fmt.Fprintf(r.w, "%s\n", r.paint(ansiBold, "logs not tied to a span"))
+		for _, li := range loose {
+			r.log(m, li, 1)
+		}
+	}
+	r.summary(m)
+}
+
+func (r *renderer) span(m *timeline.Model, i, depth int, wall int64) {
+	s := &m.Spans[i]
+	indent := strings.Repeat("  ", depth)
+	offset := "+" + ms(s.StartNs-m.StartNs)
+	bar := waterfallBar(s.StartNs-m.StartNs, s.DurationNs(), wall)
+	label := fmt.Sprintf("%s%s [%s] %s", indent, s.Service, s.Tier, s.Name)
+	dur := ms(s.DurationNs())
+	room := r.width - len(offset) - len(dur) - barWidth - 6
+	line := fmt.Sprintf("%10s %-*s %9s |%s|", offset, room, cut(label, room), dur, bar)
+	code := ""
+	if s.Error {
+		code = ansiRed
+	}
+	fmt.Fprintln(r.w, r.paint(code, line))
+	for _, li := range s.Logs {
+		r.log(m, li, depth+1)
+	}
+}
+
+func (r *renderer) log(m *timeline.Model, li, depth int) {
+	l := &m.Logs[li]
+	indent := strings.Repeat("  ", depth)
+	head := fmt.Sprintf("%10s %s· %s %s ", "+"+ms(l.TimeNs-m.StartNs), indent, l.SourceList(), strings.ToUpper(l.Severity))
+	body := cut(l.Body, r.width-utf8.RuneCountInString(head))
+	code := ansiDim
+	switch {
+	case timeline.IsErrorSeverity(l.Severity):
+		code = ansiRed
+	case l.Severity == timeline.SeverityWarn:
+		code = ansiYellow
+	}
+	fmt.Fprintln(r.w, r.paint(code, head+body))
+}
+
+// waterfallBar draws a span's place in the trace on barWidth cells.
+func waterfallBar(offset, dur, wall int64) string {
+	if wall <= 0 {
+		return strings.Repeat("█", barWidth)
+	}
+	start := int(offset * barWidth / wall)
+	n := int((dur*barWidth + wall - 1) / wall)
+	start = min(max(start, 0), barWidth-1)
+	n = min(max(n, 1), barWidth-start)
+	return strings.Repeat(" ", start) + strings.Repeat("█", n) + strings.Repeat(" ", barWidth-start-n)
+}

@@ -1,0 +1,308 @@
+// Package engine runs one Traceweave query end to end: Tempo first (the
+// trace gives the time window), then Loki and Kafka concurrently over that
+// window, then the pure merge. The Grafana plugin and the CLI both call it,
+// so there is one implementation of the query flow.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/traceweave/traceweave/pkg/kafka"
+	"github.com/traceweave/traceweave/pkg/loki"
+	"github.com/traceweave/traceweave/pkg/models"
+	"github.com/traceweave/traceweave/pkg/tempo"
+	"github.com/traceweave/traceweave/pkg/timeline"
+)
+
+// Engine holds one client per configured upstream. It is safe for
+// concurrent use: Grafana runs many queries on one datasource instance.
+type Engine struct {
+	cfg   *models.Settings
+	tempo *tempo.Client
+	loki  *loki.Client
+	kafka *kafka.Reader
+}
+
+// New creates the clients of the configured upstreams. Nothing is
+// contacted yet: a down upstream must not stop the datasource from loading.
+func New(cfg *models.Settings, kafkaOpts ...kafka.Option) (*Engine, error) {
+	e := &Engine{cfg: cfg}
+	var err error
+	if cfg.Tempo.Configured() {
+		if e.tempo, err = tempo.New(cfg.Tempo); err != nil {
+			return nil, fmt.Errorf("tempo: %w", err)
+		}
+	}
+	if cfg.Loki.Configured() {
+		if e.loki, err = loki.New(cfg.Loki); err != nil {
+			return nil, fmt.Errorf("loki: %w", err)
+		}
+	}
+	if cfg.Kafka.Configured() {
+		if e.kafka, err = kafka.New(cfg.Kafka, kafkaOpts...); err != nil {
+			return nil, fmt.Errorf("kafka: %w", err)
+		}
+	}
+	return e, nil
+}
+
+// Settings returns the settings the engine was built from.
+func (e *Engine) Settings() *models.Settings { return e.cfg }
+
+// Close releases the upstream clients.
+func (e *Engine) Close() {
+	if e.kafka != nil {
+		e.kafka.Close()
+	}
+}
+
+// Configured reports whether a source (models.Source*) has settings.
+func (e *Engine) Configured(source string) bool {
+	switch source {
+	case models.SourceTempo:
+		return e.tempo != nil
+	case models.SourceLoki:
+		return e.loki != nil
+	case models.SourceKafka:
+		return e.kafka != nil
+	}
+	return false
+}
+
+// Request is one query: a normalised trace ID, the sources to ask (empty:
+// all configured) and the panel's time range, used when the trace itself
+// cannot give the window.
+type Request struct {
+	TraceID string
+	Sources []string
+	From    time.Time
+	To      time.Time
+}
+
+// Notice severities, mapped to Grafana frame notices by the caller.
+const (
+	NoticeInfo    = "info"
+	NoticeWarning = "warning"
+)
+
+// Notice is one message for the user about how the result was obtained.
+type Notice struct {
+	Severity string
+	Text     string
+}
+
+// SourceStatus is what one source (tempo, loki, kafka:<topic>) did.
+type SourceStatus struct {
+	Source  string
+	Err     error
+	Records int
+}
+
+// Outcome is the result of Run.
+type Outcome struct {
+	Model *timeline.Model
+	// TraceFound is false when Tempo was not asked, failed, or has no such trace.
+	TraceFound bool
+	// WindowFrom and WindowTo are the log search window actually used.
+	WindowFrom, WindowTo time.Time
+	Statuses             []SourceStatus
+	Notices              []Notice
+}
+
+// ErrNoSource means the query asked for no source that is configured.
+var ErrNoSource = errors.New("no configured source to query")
+
+// AllFailedError is returned when every requested source failed; it lists
+// each failure so the panel error names them all.
+type AllFailedError struct{ Statuses []SourceStatus }
+
+func (e *AllFailedError) Error() string {
+	parts := make([]string, 0, len(e.Statuses))
+	for _, s := range e.Statuses {
+		parts = append(parts, fmt.Sprintf("%s: %v", s.Source, s.Err))
+	}
+	return "every source failed: " + strings.Join(parts, "; ")
+}
+
+// Unwrap exposes the individual errors to errors.Is/As.
+func (e *AllFailedError) Unwrap() []error {
+	out := make([]error, 0, len(e.Statuses))
+	for _, s := range e.Statuses {
+		out = append(out, s.Err)
+	}
+	return out
+}
+
+// Run executes a request. It returns an error only when no source could be
+// asked or every asked source failed; otherwise failures are notices and
+// the result is partial.
+func (e *Engine) Run(ctx context.Context, req Request) (*Outcome, error) {
+	want := func(s string) bool {
+		if !e.Configured(s) {
+			return false
+		}
+		if len(req.Sources) == 0 {
+			return true
+		}
+		for _, x := range req.Sources {
+			if x == s {
+				return true
+			}
+		}
+		return false
+	}
+	out := &Outcome{}
+	for _, s := range req.Sources {
+		if !e.Configured(s) {
+			out.Notices = append(out.Notices, Notice{NoticeInfo, fmt.Sprintf("%s is not configured on this datasource; skipped", s)})
+		}
+	}
+	if !want(models.SourceTempo) && !want(models.SourceLoki) && !want(models.SourceKafka) {
+		return nil, ErrNoSource
+	}
+
+	// 1. Tempo: the trace, and with it the time window of its logs.
+	var trace *timeline.Trace
+	notFound := false
+	if want(models.SourceTempo) {
+		var tr *tempo.TimeRange
+		if e.cfg.Tempo.SearchTimeRange && !req.From.IsZero() && !req.To.IsZero() {
+			tr = &tempo.TimeRange{Start: req.From, End: req.To}
+		}
+		res, err := e.tempo.TraceByID(ctx, req.TraceID, tr)
+		st := SourceStatus{Source: models.SourceTempo}
+		switch {
+		case errors.Is(err, tempo.ErrTraceNotFound):
+			notFound = true
+			out.Notices = append(out.Notices, Notice{NoticeWarning, fmt.Sprintf("trace %s not found in Tempo; logs were searched over the query's time range", req.TraceID)})
+		case err != nil:
+			st.Err = err
+			out.Notices = append(out.Notices, Notice{NoticeWarning, fmt.Sprintf("Tempo failed, logs were searched over the query's time range: %v", err)})
+		default:
+			trace = &res.Trace
+			st.Records = len(res.Trace.Spans)
+			out.TraceFound = len(res.Trace.Spans) > 0
+			if res.Partial {
+				msg := "Tempo returned a partial trace"
+				if res.Message != "" {
+					msg += ": " + res.Message
+				}
+				out.Notices = append(out.Notices, Notice{NoticeWarning, msg})
+			}
+		}
+		out.Statuses = append(out.Statuses, st)
+	}
+	if trace != nil {
+		timeline.AssignTiers(trace.Spans, e.cfg.Tiers)
+	}
+
+	// 2. The log window: the trace's extent padded, else the query's range.
+	out.WindowFrom, out.WindowTo = req.From, req.To
+	if out.TraceFound {
+		lo, hi := spanExtent(trace.Spans)
+		out.WindowFrom = time.Unix(0, lo).Add(-time.Duration(e.cfg.Window.Before))
+		out.WindowTo = time.Unix(0, hi).Add(time.Duration(e.cfg.Window.After))
+	}
+	if out.WindowTo.Before(out.WindowFrom) || out.WindowFrom.IsZero() || out.WindowTo.IsZero() {
+		if want(models.SourceLoki) || want(models.SourceKafka) {
+			out.Notices = append(out.Notices, Notice{NoticeWarning, "no time window to search logs in: the trace was not found and the query has no time range"})
+		}
+	}
+
+	// 3. Loki and Kafka concurrently over the window.
+	var (
+		wg        sync.WaitGroup
+		lokiRecs  []timeline.LogRecord
+		lokiSt    *SourceStatus
+		kafkaRes  *kafka.Result
+		lokiNotes []Notice
+	)
+	haveWindow := !out.WindowFrom.IsZero() && !out.WindowTo.IsZero() && !out.WindowTo.Before(out.WindowFrom)
+	if haveWindow && want(models.SourceLoki) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st := SourceStatus{Source: models.SourceLoki}
+			res, err := e.loki.Query(ctx, req.TraceID, out.WindowFrom.UnixNano(), out.WindowTo.UnixNano())
+			if err != nil {
+				st.Err = err
+				lokiNotes = append(lokiNotes, Notice{NoticeWarning, fmt.Sprintf("Loki failed: %v", err)})
+			} else {
+				lokiRecs = res.Records
+				st.Records = len(res.Records)
+				if res.Truncated {
+					lokiNotes = append(lokiNotes, Notice{NoticeWarning, fmt.Sprintf("Loki: result truncated at %d lines (loki.maxTotalLines)", len(res.Records))})
+				}
+			}
+			lokiSt = &st
+		}()
+	}
+	if haveWindow && want(models.SourceKafka) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			kafkaRes = e.kafka.Read(ctx, req.TraceID, kafka.Window{Start: out.WindowFrom, End: out.WindowTo})
+		}()
+	}
+	wg.Wait()
+
+	logSets := make([][]timeline.LogRecord, 0, 1+len(e.cfg.Kafka.Topics))
+	if lokiSt != nil {
+		out.Statuses = append(out.Statuses, *lokiSt)
+		out.Notices = append(out.Notices, lokiNotes...)
+		logSets = append(logSets, lokiRecs)
+	}
+	if kafkaRes != nil {
+		for _, t := range kafkaRes.Topics {
+			src := timeline.KafkaSource(t.Topic)
+			st := SourceStatus{Source: src, Err: t.Err, Records: len(t.Records)}
+			out.Statuses = append(out.Statuses, st)
+			if t.Err != nil {
+				out.Notices = append(out.Notices, Notice{NoticeWarning, fmt.Sprintf("Kafka topic %q failed: %v", t.Topic, t.Err)})
+			}
+			if t.Skipped > 0 {
+				out.Notices = append(out.Notices, Notice{NoticeInfo, fmt.Sprintf("Kafka topic %q: %d undecodable records skipped", t.Topic, t.Skipped)})
+			}
+			if t.Capped {
+				out.Notices = append(out.Notices, Notice{NoticeWarning, fmt.Sprintf("Kafka topic %q: scan stopped at the kafka.maxRecords/maxBytes cap; some lines may be missing", t.Topic)})
+			}
+			logSets = append(logSets, t.Records)
+		}
+	}
+
+	// 4. Fail the request only when every source asked failed.
+	failed := 0
+	for _, s := range out.Statuses {
+		if s.Err != nil {
+			failed++
+		}
+	}
+	if len(out.Statuses) > 0 && failed == len(out.Statuses) {
+		return nil, &AllFailedError{Statuses: out.Statuses}
+	}
+	out.Model = timeline.Merge(trace, logSets...)
+	if out.Model.TraceID == "" {
+		out.Model.TraceID = req.TraceID
+	}
+	if notFound && len(out.Model.Logs) == 0 {
+		return out, fmt.Errorf("%w: trace %s not found in Tempo, and no log lines found for it", tempo.ErrTraceNotFound, req.TraceID)
+	}
+	return out, nil
+}
+
+func spanExtent(spans []timeline.Span) (lo, hi int64) {
+	for i, s := range spans {
+		if i == 0 || s.StartNs < lo {
+			lo = s.StartNs
+		}
+		if i == 0 || s.EndNs > hi {
+			hi = s.EndNs
+		}
+	}
+	return lo, hi
+}

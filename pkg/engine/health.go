@@ -1,0 +1,75 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+)
+
+// SourceHealth is the health of one source.
+type SourceHealth struct {
+	// Name is the source as a user reads it: Tempo, Loki or Kafka.
+	Name       string
+	Configured bool
+	Err        error
+	// Detail says what was checked when it worked (address, topics, partitions).
+	Detail string
+}
+
+// MarshalJSON renders the error as text for the health check's JSON details.
+func (h SourceHealth) MarshalJSON() ([]byte, error) {
+	errText := ""
+	if h.Err != nil {
+		errText = h.Err.Error()
+	}
+	return json.Marshal(struct {
+		Name       string `json:"name"`
+		Configured bool   `json:"configured"`
+		OK         bool   `json:"ok"`
+		Error      string `json:"error,omitempty"`
+		Detail     string `json:"detail,omitempty"`
+	}{h.Name, h.Configured, h.Configured && h.Err == nil, errText, h.Detail})
+}
+
+// Health probes the configured upstreams concurrently, in the order Tempo, Loki, Kafka.
+func (e *Engine) Health(ctx context.Context) []SourceHealth {
+	out := []SourceHealth{{Name: "Tempo"}, {Name: "Loki"}, {Name: "Kafka"}}
+	var wg sync.WaitGroup
+	if e.tempo != nil {
+		out[0].Configured = true
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[0].Err = e.tempo.CheckHealth(ctx)
+			out[0].Detail = e.cfg.Tempo.URL
+		}()
+	}
+	if e.loki != nil {
+		out[1].Configured = true
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[1].Err = e.loki.CheckHealth(ctx)
+			out[1].Detail = e.cfg.Loki.URL
+		}()
+	}
+	if e.kafka != nil {
+		out[2].Configured = true
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h, err := e.kafka.CheckHealth(ctx)
+			out[2].Err = err
+			if err == nil && h != nil {
+				out[2].Detail = kafkaDetail(h)
+			}
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+var _ = fmt.Sprintf
+var _ = strings.Join

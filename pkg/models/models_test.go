@@ -1,0 +1,167 @@
+package models
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestNormalizeTraceID(t *testing.T) {
+	cases := []struct {
+		in, want string
+		ok       bool
+	}{
+		{"4bf92f3577b34da6a3ce929d0e0e4736", "4bf92f3577b34da6a3ce929d0e0e4736", true},
+		{"  4BF92F3577B34DA6A3CE929D0E0E4736 ", "4bf92f3577b34da6a3ce929d0e0e4736", true},
+		{"a3ce929d0e0e4736", "0000000000000000a3ce929d0e0e4736", true}, // 64-bit IDs
+		{"abc", "00000000000000000000000000000abc", true},              // odd length
+		{"", "", false},
+		{"xyz", "", false},
+		{"4bf92f3577b34da6a3ce929d0e0e47361", "", false}, // 33 digits
+		{`4bf9"} |~ ".*`, "", false},
+		{"4bf9\n2f35", "", false},
+		{"0x4bf9", "", false},
+	}
+	for _, c := range cases {
+		got, err := NormalizeTraceID(c.in)
+		if !c.ok {
+			require.ErrorIs(t, err, ErrInvalidTraceID, "input %q", c.in)
+			continue
+		}
+		require.NoError(t, err, "input %q", c.in)
+		require.Equal(t, c.want, got)
+	}
+}
+
+func TestNormalizeSpanIDRejectsLong(t *testing.T) {
+	_, err := NormalizeSpanID("00f067aa0ba902011")
+	require.ErrorIs(t, err, ErrInvalidSpanID)
+	got, err := NormalizeSpanID("F067AA0BA90201")
+	require.NoError(t, err)
+	require.Equal(t, "00f067aa0ba90201", got)
+}
+
+func TestParseQuery(t *testing.T) {
+	q, err := ParseQuery(json.RawMessage(`{"refId":"A","traceId":"ABC","spanId":"1","sources":["loki","tempo","loki"]}`), "")
+	require.NoError(t, err)
+	require.Equal(t, QueryTypeTimeline, q.QueryType)
+	require.Equal(t, "00000000000000000000000000000abc", q.TraceID)
+	require.Equal(t, "0000000000000001", q.SpanID)
+	require.Equal(t, []string{"loki", "tempo"}, q.Sources)
+	require.True(t, q.Wants("loki"))
+	require.False(t, q.Wants("kafka"))
+
+	_, err = ParseQuery(json.RawMessage(`{"traceId":"xyz"}`), "")
+	require.ErrorIs(t, err, ErrInvalidTraceID)
+	_, err = ParseQuery(json.RawMessage(`{"traceId":"abc","queryType":"metrics"}`), "")
+	require.ErrorContains(t, err, "unknown queryType")
+	_, err = ParseQuery(json.RawMessage(`{"traceId":"abc","sources":["elastic"]}`), "")
+	require.ErrorContains(t, err, "unknown source")
+	_, err = ParseQuery(json.RawMessage(`{"traceId":`), "")
+	require.Error(t, err)
+	q, err = ParseQuery(json.RawMessage(`{"traceId":"abc"}`), QueryTypeLogs)
+	require.NoError(t, err)
+	require.Equal(t, QueryTypeLogs, q.QueryType)
+	require.True(t, q.Wants("kafka"), "no sources means all")
+	// Loki derived-field links send the value as "query".
+	q, err = ParseQuery(json.RawMessage(`{"query":"4BF92F3577B34DA6A3CE929D0E0E4736"}`), "")
+	require.NoError(t, err)
+	require.Equal(t, "4bf92f3577b34da6a3ce929d0e0e4736", q.TraceID)
+}
+
+func TestLoadSettingsDefaults(t *testing.T) {
+	s, err := LoadSettings([]byte(`{
+		"tempo": {"url": "http://tempo:3200/", "tenant": "t1"},
+		"loki": {"url": "http://loki:3100"},
+		"kafka": {"brokers": ["kafka:9092"], "topics": [{"name": "otlp_logs", "keyedByTraceId": true}, {"name": "audit", "encoding": "json"}]},
+		"window": {"before": "10s"}
+	}`), map[string]string{"tempoPassword": "s3cret", "kafkaPassword": "k"})
+	require.NoError(t, err)
+	require.Equal(t, "http://tempo:3200", s.Tempo.URL)
+	require.Equal(t, "s3cret", s.Tempo.Password)
+	require.Equal(t, DefaultLokiSelector, s.Loki.Selector)
+	require.Equal(t, TraceFilterAuto, s.Loki.TraceFilter)
+	require.Equal(t, DefaultLokiMaxLines, s.Loki.MaxLines)
+	require.Equal(t, EncodingOTLPProto, s.Kafka.Topics[0].Encoding)
+	require.Equal(t, HasherSaramaCompat, s.Kafka.Topics[0].Hasher)
+	require.Equal(t, 10*time.Second, time.Duration(s.Window.Before))
+	require.Equal(t, DefaultWindowAfter, time.Duration(s.Window.After))
+	require.Len(t, s.Tiers, len(DefaultTierRules()))
+	require.ElementsMatch(t, []string{"s3cret", "k"}, s.Secrets())
+	// Secrets never serialise back out.
+	b, err := json.Marshal(s)
+	require.NoError(t, err)
+	require.NotContains(t, string(b), "s3cret")
+}
+
+func TestLoadSettingsEmpty(t *testing.T) {
+	s, err := LoadSettings(nil, nil)
+	require.NoError(t, err)
+	require.False(t, s.Tempo.Configured())
+	require.False(t, s.Loki.Configured())
+	require.False(t, s.Kafka.Configured())
+}
+
+func TestLoadSettingsErrorsNameTheField(t *testing.T) {
+	cases := map[string]string{
+		`{"tempo":{"url":"tempo:3200"}}`:                                                         "tempo.url",
+		`{"tempo":{"url":"http://user:pw@tempo:3200"}}`:                                          "tempo.url",
+		`{"loki":{"selector":"{job=~\".*\"}"}}`:                                                  "loki.selector",
+		`{"loki":{"selector":"service_name=\"a\""}}`:                                             "loki.selector",
+		`{"loki":{"traceFilter":"regex"}}`:                                                       "loki.traceFilter",
+		`{"loki":{"maxLines":-1}}`:                                                               "loki.maxLines",
+		`{"kafka":{"brokers":["kafka"],"topics":[{"name":"a"}]}}`:                                "kafka.brokers[0]",
+		`{"kafka":{"brokers":["k:9092"],"topics":[{"name":""}]}}`:                                "kafka.topics[0].name",
+		`{"kafka":{"brokers":["k:9092"],"topics":[{"name":"a b"}]}}`:                             "kafka.topics[0].name",
+		`{"kafka":{"brokers":["k:9092"],"topics":[{"name":"a"},{"name":"a"}]}}`:                  "kafka.topics[1].name",
+		`{"kafka":{"brokers":["k:9092"],"topics":[{"name":"a","encoding":"avro"}]}}`:             "kafka.topics[0].encoding",
+		`{"kafka":{"brokers":["k:9092"],"topics":[{"name":"a","hasher":"crc"}]}}`:                "kafka.topics[0].hasher",
+		`{"kafka":{"brokers":["k:9092"]}}`:                                                       "kafka.topics",
+		`{"kafka":{"topics":[{"name":"a"}]}}`:                                                    "kafka.brokers",
+		`{"kafka":{"brokers":["k:9092"],"topics":[{"name":"a"}],"sasl":{"mechanism":"PLAIN"}}}`:  "kafka.sasl.username",
+		`{"kafka":{"brokers":["k:9092"],"topics":[{"name":"a"}],"sasl":{"mechanism":"GSSAPI"}}}`: "kafka.sasl.mechanism",
+		`{"window":{"before":"30"}}`:                                                             "window",
+		`{"window":{"after":"-1m"}}`:                                                             "window.after",
+		`{"tiers":[{"tier":"db","match":{"attribute":"a","value":"b"}}]}`:                        "tiers[0].tier",
+		`{"tiers":[{"tier":"go","match":{"attribute":"a","regex":"("}}]}`:                        "tiers[0].match.regex",
+		`{"tiers":[{"tier":"go","match":{"attribute":"a"}}]}`:                                    "tiers[0].match",
+		`{"loki":{"maxLines":"many"}}`:                                                           "loki.maxLines",
+	}
+	for in, field := range cases {
+		_, err := LoadSettings([]byte(in), nil)
+		require.Error(t, err, in)
+		require.True(t, errors.Is(err, ErrInvalidSettings), in)
+		require.Contains(t, err.Error(), field, in)
+	}
+}
+
+func TestValidateSelector(t *testing.T) {
+	for _, ok := range []string{`{service_name=~".+"}`, `{job="api"}`, `{job="api", env!="dev"}`, `{app=~"a|b"}`} {
+		require.NoError(t, ValidateSelector(ok), ok)
+	}
+	for _, bad := range []string{``, `{}`, `{job=~".*"}`, `{job=""}`, `{job!="a"}`, `{job="a"} |= "x"`, `{job="a"}` + "\n", `{job="a\"}`} {
+		require.Error(t, ValidateSelector(bad), bad)
+	}
+}
+
+func TestClientOptions(t *testing.T) {
+	h := HTTPUpstream{URL: "http://x", Tenant: "team-a", BasicAuthUser: "u", Password: "p", Timeout: Duration(5 * time.Second)}
+	o := h.ClientOptions()
+	require.Equal(t, "team-a", o.Header.Get("X-Scope-OrgID"))
+	require.Equal(t, "u", o.BasicAuth.User)
+	require.Equal(t, 5*time.Second, o.Timeouts.Timeout)
+	b := HTTPUpstream{URL: "http://x", BearerToken: "tok"}.ClientOptions()
+	require.Equal(t, "Bearer tok", b.Header.Get("Authorization"))
+	require.Nil(t, b.BasicAuth)
+	limits := 0
+	for _, m := range o.Middlewares {
+		if strings.Contains(m.(interface{ MiddlewareName() string }).MiddlewareName(), "response-limit") {
+			limits++
+		}
+	}
+	require.Equal(t, 1, limits, "exactly one response limit middleware")
+}

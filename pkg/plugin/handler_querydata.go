@@ -1,0 +1,144 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"net"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+	"github.com/grafana/grafana-plugin-sdk-go/backend/datasource"
+	"github.com/grafana/grafana-plugin-sdk-go/backend/log"
+	"github.com/grafana/grafana-plugin-sdk-go/data"
+	"github.com/grafana/grafana-plugin-sdk-go/experimental/concurrent"
+
+	"github.com/traceweave/traceweave/pkg/engine"
+	"github.com/traceweave/traceweave/pkg/frames"
+	"github.com/traceweave/traceweave/pkg/kafka"
+	"github.com/traceweave/traceweave/pkg/loki"
+	"github.com/traceweave/traceweave/pkg/models"
+	"github.com/traceweave/traceweave/pkg/tempo"
+)
+
+// maxConcurrentQueries bounds how many RefIDs of one request run at once;
+// each already fans out to three upstreams.
+const maxConcurrentQueries = 5
+
+// newMux routes both query types (and a missing one) to the same handler:
+// the query type only changes which frames are returned.
+func (d *Datasource) newMux() *datasource.QueryTypeMux {
+	mux := datasource.NewQueryTypeMux()
+	handler := backend.QueryDataHandlerFunc(d.handleQueries)
+	mux.Handle(models.QueryTypeTimeline, handler)
+	mux.Handle(models.QueryTypeLogs, handler)
+	mux.Handle("", handler)
+	return mux
+}
+
+// QueryData answers Grafana's data requests. It never fails the whole
+// request for one bad query: each RefID gets its own response or error.
+func (d *Datasource) QueryData(ctx context.Context, req *backend.QueryDataRequest) (*backend.QueryDataResponse, error) {
+	return d.mux.QueryData(ctx, req)
+}
+
+func (d *Datasource) handleQueries(ctx context.Context, req *backend.QueryDataRequest) (*backend.QueryDataResponse, error) {
+	return concurrent.QueryData(ctx, req, func(ctx context.Context, q concurrent.Query) backend.DataResponse {
+		return d.query(ctx, q.DataQuery)
+	}, maxConcurrentQueries)
+}
+
+// query runs one RefID: validate before any upstream call, run the engine,
+// build the frames of the requested query type.
+func (d *Datasource) query(ctx context.Context, dq backend.DataQuery) backend.DataResponse {
+	q, err := models.ParseQuery(dq.JSON, dq.QueryType)
+	if err != nil {
+		return backend.ErrDataResponseWithSource(backend.StatusBadRequest, backend.ErrorSourceDownstream, err.Error())
+	}
+	if d.settingsErr != nil {
+		return backend.ErrDataResponseWithSource(backend.StatusBadRequest, backend.ErrorSourceDownstream,
+			"the datasource settings are invalid, fix them on the datasource page: "+d.settingsErr.Error())
+	}
+	out, err := d.engine.Run(ctx, engine.Request{
+		TraceID: q.TraceID,
+		Sources: q.Sources,
+		From:    dq.TimeRange.From,
+		To:      dq.TimeRange.To,
+	})
+	if err != nil {
+		log.DefaultLogger.FromContext(ctx).Debug("query failed", "refId", dq.RefID, "error", err)
+		return errorResponse(err)
+	}
+	fs := d.buildFrames(q, out)
+	return backend.DataResponse{Frames: fs}
+}
+
+// buildFrames selects the frames of the query type and attaches the
+// engine's notices to the first frame, where Grafana shows them.
+func (d *Datasource) buildFrames(q models.Query, out *engine.Outcome) data.Frames {
+	cfg := d.engine.Settings()
+	opts := frames.Options{
+		DatasourceUID:  d.uid,
+		DatasourceName: d.name,
+		TempoUID:       cfg.Tempo.DatasourceUID,
+		LokiUID:        cfg.Loki.DatasourceUID,
+		LokiSelector:   cfg.Loki.Selector,
+	}
+	var fs data.Frames
+	m := out.Model
+	if q.QueryType == models.QueryTypeLogs {
+		if q.SpanID != "" {
+			m = m.ForSpan(q.SpanID)
+		}
+		fs = data.Frames{frames.Logs(m, opts)}
+	} else {
+		// Always all four frames, in this order: dashboards pick a panel's
+		// frame by index (Grafana has no frame-name filter transformation).
+		fs = data.Frames{frames.Trace(m, opts), frames.Logs(m, opts), frames.Timeline(m, opts), frames.Summary(m)}
+	}
+	notices := make([]data.Notice, 0, len(out.Notices))
+	for _, n := range out.Notices {
+		sev := data.NoticeSeverityInfo
+		if n.Severity == engine.NoticeWarning {
+			sev = data.NoticeSeverityWarning
+		}
+		notices = append(notices, data.Notice{Severity: sev, Text: n.Text})
+	}
+	if len(notices) > 0 {
+		f := fs[0]
+		if f.Meta == nil {
+			f.Meta = &data.FrameMeta{}
+		}
+		f.Meta.Notices = append(f.Meta.Notices, notices...)
+	}
+	return fs
+}
+
+// errorResponse maps an engine error to a per-RefID response with a status
+// and error source chosen by error type, never by message text.
+func errorResponse(err error) backend.DataResponse {
+	status := backend.StatusInternal
+	source := backend.ErrorSourcePlugin
+	var (
+		tempoErr *tempo.UpstreamError
+		lokiErr  *loki.UpstreamError
+		netErr   net.Error
+	)
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		status, source = backend.StatusTimeout, backend.ErrorSourceDownstream
+	case errors.Is(err, context.Canceled):
+		status, source = backend.Status(499), backend.ErrorSourceDownstream
+	case errors.Is(err, engine.ErrNoSource):
+		status, source = backend.StatusBadRequest, backend.ErrorSourceDownstream
+	case errors.Is(err, tempo.ErrTraceNotFound):
+		status, source = backend.StatusNotFound, backend.ErrorSourceDownstream
+	case errors.As(err, &tempoErr):
+		status, source = backend.Status(tempoErr.Status), backend.ErrorSourceFromHTTPStatus(tempoErr.Status)
+	case errors.As(err, &lokiErr):
+		status, source = backend.Status(lokiErr.Status), backend.ErrorSourceFromHTTPStatus(lokiErr.Status)
+	case errors.Is(err, kafka.ErrTopicNotFound), errors.Is(err, kafka.ErrAuthorization):
+		status, source = backend.StatusBadRequest, backend.ErrorSourceDownstream
+	case errors.As(err, &netErr), backend.IsDownstreamHTTPError(err):
+		status, source = backend.StatusBadGateway, backend.ErrorSourceDownstream
+	}
+	return backend.ErrDataResponseWithSource(status, source, err.Error())
+}

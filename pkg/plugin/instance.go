@@ -1,0 +1,66 @@
+// Package plugin is the Grafana side of Traceweave: the datasource instance
+// (one per configured datasource), its QueryData and CheckHealth handlers,
+// and the orchestration that asks Tempo, Loki and Kafka and merges the
+// answers.
+package plugin
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+	"github.com/grafana/grafana-plugin-sdk-go/backend/datasource"
+	"github.com/grafana/grafana-plugin-sdk-go/backend/instancemgmt"
+
+	"github.com/traceweave/traceweave/pkg/engine"
+	"github.com/traceweave/traceweave/pkg/models"
+)
+
+// PluginID is the plugin id of the public contract.
+const PluginID = "traceweave-timeline-datasource"
+
+// Make sure Datasource implements the handlers Grafana calls and is disposable.
+var (
+	_ backend.QueryDataHandler      = (*Datasource)(nil)
+	_ backend.CheckHealthHandler    = (*Datasource)(nil)
+	_ instancemgmt.InstanceDisposer = (*Datasource)(nil)
+)
+
+// Datasource is one configured Traceweave datasource. Grafana creates it
+// when the settings change and disposes of the old one.
+type Datasource struct {
+	uid  string
+	name string
+	// engine is nil when the settings are invalid; settingsErr then says why,
+	// and every query and health check reports it instead of failing obscurely.
+	engine      *engine.Engine
+	settingsErr error
+	mux         *datasource.QueryTypeMux
+}
+
+// NewDatasource is the instance factory Grafana calls with the saved settings.
+// Invalid settings do not fail the factory: the instance reports them on
+// every call, so the user sees which field to fix on the config page.
+func NewDatasource(_ context.Context, s backend.DataSourceInstanceSettings) (instancemgmt.Instance, error) {
+	d := &Datasource{uid: s.UID, name: s.Name}
+	cfg, err := models.LoadSettings(s.JSONData, s.DecryptedSecureJSONData)
+	if err != nil {
+		d.settingsErr = err
+	} else {
+		eng, err := engine.New(cfg)
+		if err != nil {
+			d.settingsErr = fmt.Errorf("%w: %w", models.ErrInvalidSettings, err)
+		} else {
+			d.engine = eng
+		}
+	}
+	d.mux = d.newMux()
+	return d, nil
+}
+
+// Dispose closes the upstream clients (the Kafka client holds connections).
+func (d *Datasource) Dispose() {
+	if d.engine != nil {
+		d.engine.Close()
+	}
+}

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The one command that runs every check of the project (README: "Test it"):
+# Go vet and gofmt, the front end (typecheck, lint, jest, webpack build), the
+# backend build for linux/amd64, every Go test with -race — including the
+# tests that drive the built gpx_ binary over Grafana's plugin gRPC protocol —
+# the demo services against real MariaDB and Redis, and the compose file.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+step() { printf '\n=== %s (%ss)\n' "$1" "$SECONDS"; }
+
+step "system packages"
+bash scripts/setup.sh
+
+step "go vet and gofmt"
+unformatted=$(gofmt -l pkg internal test cmd demo Magefile.go 2>/dev/null || true)
+if [ -n "$unformatted" ]; then echo "gofmt would change:"; echo "$unformatted"; exit 1; fi
+go vet ./...
+(cd demo && go vet ./...)
+
+step "front end: typecheck, lint, jest, build"
+bash scripts/frontend.sh
+
+step "backend build (mage build:linux)"
+go run github.com/magefile/mage@v1.17.2 -v build:linux
+test -x dist/gpx_traceweave_linux_amd64
+test -f dist/plugin.json && test -f dist/module.js
+
+step "go test -race (plugin, with the built binary)"
+TRACEWEAVE_BINARY="$root/dist/gpx_traceweave_linux_amd64" go test -race -count=1 ./...
+
+step "demo services against MariaDB and Redis"
+bash demo/scripts/start-test-dbs.sh
+export DEMO_MYSQL_DSN='demo:demo@tcp(127.0.0.1:3306)/demo?parseTime=true'
+export DEMO_REDIS_ADDR='127.0.0.1:6379'
+(cd demo && go test -race -count=1 ./...)
+
+step "docker-compose.yaml (offline validation)"
+bash deploy/validate-compose.sh
+
+step "done"
