@@ -43,6 +43,10 @@ type SpanNode struct {
 	Logs []int `json:"logs,omitempty"`
 	// Error is true when the span's status is error or one of its logs is error/critical.
 	Error bool `json:"error"`
+	// SelfNs is the span's duration minus the time covered by its children (see Summarize).
+	SelfNs int64 `json:"selfNs"`
+	// Critical marks the spans on the trace's critical path.
+	Critical bool `json:"critical"`
 }
 
 // Event is one row of the merged timeline: a span start or a log line.
@@ -66,4 +70,6 @@ type Model struct {
 	// Events interleaves span starts and logs in time order; a span start
 	// sorts before logs of the same instant.
 	Events []Event `json:"events"`
+	// Summary answers "which tier is slow?" and "what broke first?".
+	Summary *Summary `json:"summary"`
 }
