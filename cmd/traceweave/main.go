@@ -17,7 +17,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strings"
+	"sync"
 	"time"
 
 	"github.com/mattn/go-isatty"
@@ -204,7 +204,9 @@ func isTerminal(w io.Writer) bool {
 }
 
 // progressPrinter redraws one stderr line while Kafka topics are scanned.
+// Partitions report concurrently, hence the mutex.
 type progressPrinter struct {
+	mu   sync.Mutex
 	w    io.Writer
 	last time.Time
 }
@@ -212,9 +214,12 @@ type progressPrinter struct {
 func newProgressPrinter(w io.Writer) *progressPrinter { return &progressPrinter{w: w} }
 
 func (p *progressPrinter) update(pr kafka.Progress) {
-	if time.Since(p.last) < 100*time.Millisecond {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if time.Since(p.last) < 100*time.Millisecond && pr.PartitionsDone < pr.PartitionsTotal {
 		return
 	}
 	p.last = time.Now()
-	fmt.Fprintf(p.w, "\r\033[Kkafka: %s", strings.TrimSpace(progressText(pr)))
+	fmt.Fprintf(p.w, "\r\033[Kkafka: %d records scanned, %d matched, %d/%d partitions done",
+		pr.RecordsScanned, pr.RecordsMatched, pr.PartitionsDone, pr.PartitionsTotal)
 }

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/traceweave/traceweave/pkg/engine"
+	"github.com/traceweave/traceweave/pkg/frames"
 	"github.com/traceweave/traceweave/pkg/timeline"
 )
 
@@ -177,4 +178,26 @@ func waterfallBar(offset, dur, wall int64) string {
 	start = min(max(start, 0), barWidth-1)
 	n = min(max(n, 1), barWidth-start)
 	return strings.Repeat(" ", start) + strings.Repeat("█", n) + strings.Repeat(" ", barWidth-start-n)
+}
+
+// summary prints where the time went per tier, the first error and the
+// slowest span under the waterfall.
+func (r *renderer) summary(m *timeline.Model) {
+	sum := m.Summary
+	if sum == nil || (len(sum.Tiers) == 0 && sum.FirstError == nil) {
+		return
+	}
+	fmt.Fprintf(r.w, "\n%s\n", r.paint(ansiBold, "where the time went (self time per tier)"))
+	fmt.Fprintf(r.w, "  %-6s %12s %6s %5s %6s %5s  %s\n", "tier", "self", "share", "spans", "errors", "logs", "services")
+	for _, t := range sum.Tiers {
+		fmt.Fprintf(r.w, "  %-6s %12s %5.1f%% %5d %6d %5d  %s\n", t.Tier, ms(t.SelfNs), t.Share*100, t.Spans, t.Errors, t.Logs, strings.Join(t.Services, ","))
+	}
+	if e := sum.FirstError; e != nil {
+		fmt.Fprintln(r.w, r.paint(ansiRed, fmt.Sprintf("%s [%s, %s]", frames.FirstErrorText(e), e.Tier, e.Source)))
+	} else {
+		fmt.Fprintln(r.w, "no errors")
+	}
+	if s := sum.Slowest; s != nil {
+		fmt.Fprintf(r.w, "slowest span by self time: %s %s (%s)\n", s.Service, s.Name, ms(s.SelfNs))
+	}
 }

@@ -3,8 +3,6 @@ package engine
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"strings"
 	"sync"
 )
 
@@ -63,13 +61,10 @@ func (e *Engine) Health(ctx context.Context) []SourceHealth {
 			h, err := e.kafka.CheckHealth(ctx)
 			out[2].Err = err
 			if err == nil && h != nil {
-				out[2].Detail = kafkaDetail(h)
+				out[2].Detail = h.Summary()
 			}
 		}()
 	}
 	wg.Wait()
 	return out
 }
-
-var _ = fmt.Sprintf
-var _ = strings.Join
