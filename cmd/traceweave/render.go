@@ -141,7 +141,8 @@ func (r *renderer) span(m *timeline.Model, i, depth int, wall int64) {
 	bar := waterfallBar(s.StartNs-m.StartNs, s.DurationNs(), wall)
 	label := fmt.Sprintf("%s%s [%s] %s", indent, s.Service, s.Tier, s.Name)
 	dur := ms(s.DurationNs())
-	room := r.width - len(offset) - len(dur) - barWidth - 6
+	// Columns: offset(10) label(room) duration(9) |bar|, separated by spaces.
+	room := max(r.width-(10+1+1+9+2+barWidth+1), 10)
 	line := fmt.Sprintf("%10s %-*s %9s |%s|", offset, room, cut(label, room), dur, bar)
 	code := ""
 	if s.Error {
