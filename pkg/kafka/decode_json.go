@@ -1,0 +1,241 @@
+package kafka
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/traceweave/traceweave/pkg/models"
+	"github.com/traceweave/traceweave/pkg/timeline"
+)
+
+// decodeJSON decodes one JSON object per message (audit logs, JSON lines
+// from shippers other than the collector).
+func decodeJSON(dst []timeline.LogRecord, value []byte, c *recordContext) ([]timeline.LogRecord, error) {
+	obj, err := parseJSONObject(value)
+	if err != nil {
+		return dst, err
+	}
+	return appendJSONObject(dst, obj, value, c), nil
+}
+
+func parseJSONObject(value []byte) (map[string]any, error) {
+	dec := json.NewDecoder(bytes.NewReader(value))
+	dec.UseNumber() // keep nanosecond timestamps and big ints exact
+	var obj map[string]any
+	if err := dec.Decode(&obj); err != nil {
+		return nil, fmt.Errorf("%w: json: %v", errUndecodable, err)
+	}
+	if obj == nil {
+		return nil, fmt.Errorf("%w: json: not an object", errUndecodable)
+	}
+	return obj, nil
+}
+
+// Field names of the roles a JSON log line's fields play, in priority
+// order, lower case, dotted for nesting ("trace.id" matches a flat
+// "trace.id" key and {"trace":{"id":…}} alike, as ECS writes it).
+var (
+	jsonTimeKeys    = []string{"time", "timestamp", "ts", "@timestamp", "datetime"}
+	jsonMessageKeys = []string{"message", "msg", "body", "log", "message.text"}
+	jsonLevelKeys   = []string{"level", "severity", "lvl", "log.level", "severity_text", "severitytext", "loglevel", "level_name"}
+	jsonTraceKeys   = []string{"trace_id", "traceid", "trace.id", "dd.trace_id"}
+	jsonSpanKeys    = []string{"span_id", "spanid", "span.id", "dd.span_id"}
+	jsonServiceKeys = []string{"service", "service.name", "service_name", "app", "application"}
+)
+
+// jsonField is one leaf of a flattened JSON object.
+type jsonField struct {
+	path  string // as written, dotted
+	lower string
+	value any
+	used  bool
+}
+
+// appendJSONObject appends obj as a record when it belongs to the trace: its
+// trace ID field names the trace, or it has none and the trace's hex occurs
+// in the raw text. Fields that fill a role (time, message, level, IDs,
+// service) are consumed; the others become Labels.
+func appendJSONObject(dst []timeline.LogRecord, obj map[string]any, raw []byte, c *recordContext) []timeline.LogRecord {
+	fields := flattenJSON(nil, "", obj)
+	tf := pickField(fields, jsonTraceKeys)
+	if tf != nil {
+		id, ok := jsonTraceID(tf.value)
+		switch {
+		case ok && id != c.m.hex:
+			return dst
+		case !ok && !c.m.inText(string(raw)):
+			return dst
+		}
+	} else if !c.m.inText(string(raw)) {
+		return dst
+	}
+	rec := timeline.LogRecord{
+		TimeNs:   c.kafkaTimeNs,
+		Severity: timeline.SeverityUnknown,
+		TraceID:  c.m.hex,
+		Source:   c.source,
+		ID:       c.id(0),
+	}
+	if f := pickField(fields, jsonTimeKeys); f != nil {
+		if ns, ok := jsonTime(f.value); ok {
+			rec.TimeNs = ns
+		} else {
+			f.used = false
+		}
+	}
+	if f := pickField(fields, jsonMessageKeys); f != nil {
+		rec.Body = jsonString(f.value)
+	} else {
+		rec.Body = string(bytes.TrimSpace(raw))
+	}
+	rec.Body = validUTF8(rec.Body)
+	if f := pickField(fields, jsonLevelKeys); f != nil {
+		rec.Severity = jsonSeverity(f.value)
+	}
+	if f := pickField(fields, jsonSpanKeys); f != nil {
+		rec.SpanID = normalizeSpanID(jsonString(f.value))
+	}
+	if f := pickField(fields, jsonServiceKeys); f != nil {
+		rec.Service = validUTF8(jsonString(f.value))
+	}
+	for i := range fields {
+		if fields[i].used {
+			continue
+		}
+		if rec.Labels == nil {
+			rec.Labels = make(map[string]string, len(fields))
+		}
+		rec.Labels[validUTF8(fields[i].path)] = validUTF8(jsonString(fields[i].value))
+	}
+	return append(dst, rec)
+}
+
+// flattenJSON lists the leaves of obj in key order (so labels and role picks
+// are deterministic), nested objects as dotted paths; arrays are leaves.
+func flattenJSON(dst []jsonField, prefix string, obj map[string]any) []jsonField {
+	keys := make([]string, 0, len(obj))
+	for k := range obj {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		path := k
+		if prefix != "" {
+			path = prefix + "." + k
+		}
+		switch v := obj[k].(type) {
+		case nil:
+		case map[string]any:
+			dst = flattenJSON(dst, path, v)
+		default:
+			dst = append(dst, jsonField{path: path, lower: strings.ToLower(path), value: v})
+		}
+	}
+	return dst
+}
+
+// pickField returns the first unused field whose path is one of keys (in
+// the keys' order), marking it used.
+func pickField(fields []jsonField, keys []string) *jsonField {
+	for _, k := range keys {
+		for i := range fields {
+			if !fields[i].used && fields[i].lower == k {
+				fields[i].used = true
+				return &fields[i]
+			}
+		}
+	}
+	return nil
+}
+
+// jsonString renders a JSON leaf as text: strings as they are, numbers as
+// written, arrays as JSON.
+func jsonString(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case json.Number:
+		return v.String()
+	case bool:
+		return strconv.FormatBool(v)
+	default:
+		b, err := json.Marshal(v)
+		if err != nil {
+			return fmt.Sprint(v)
+		}
+		return string(b)
+	}
+}
+
+// jsonTraceID reads a trace ID field: hex (any case, 64-bit IDs padded) or
+// base64 of the 16 bytes, as some shippers write protobuf IDs.
+func jsonTraceID(v any) (string, bool) {
+	s, ok := v.(string)
+	if !ok {
+		return "", false
+	}
+	s = strings.TrimSpace(s)
+	if id, err := models.NormalizeTraceID(s); err == nil && len(s) >= 16 {
+		return id, true
+	}
+	if len(s) == 24 {
+		if b, err := base64.StdEncoding.DecodeString(s); err == nil && len(b) == 16 {
+			return hex.EncodeToString(b), true
+		}
+	}
+	return "", false
+}
+
+// jsonTime reads a time field: a string in a common layout or Unix number
+// string, or a Unix number in s, ms, µs or ns.
+func jsonTime(v any) (int64, bool) {
+	switch v := v.(type) {
+	case string:
+		return parseTimeString(v)
+	case json.Number:
+		if n, err := v.Int64(); err == nil {
+			return unixIntToNs(n)
+		}
+		if f, err := v.Float64(); err == nil {
+			return unixToNs(f)
+		}
+	}
+	return 0, false
+}
+
+// jsonSeverity reads a level field: a name, an OTLP severity number (1–24),
+// or a pino/bunyan number (10 trace … 60 fatal).
+func jsonSeverity(v any) string {
+	if n, ok := v.(json.Number); ok {
+		i, err := n.Int64()
+		if err != nil {
+			return timeline.SeverityUnknown
+		}
+		// pino/bunyan first: their 10 and 20 are far more common in JSON
+		// lines than OTLP's INFO2 and ERROR4.
+		switch {
+		case i == 10:
+			return timeline.SeverityTrace
+		case i == 20:
+			return timeline.SeverityDebug
+		case i == 30:
+			return timeline.SeverityInfo
+		case i == 40:
+			return timeline.SeverityWarn
+		case i == 50:
+			return timeline.SeverityError
+		case i == 60:
+			return timeline.SeverityCritical
+		case i >= 1 && i <= 24:
+			return timeline.NormalizeSeverity(n.String())
+		}
+		return timeline.SeverityUnknown
+	}
+	return timeline.NormalizeSeverity(jsonString(v))
+}

@@ -1,0 +1,803 @@
+// Package kafka is the Kafka archive source: it finds the log lines of one
+// trace in topics the OpenTelemetry Collector's kafkaexporter (or another
+// shipper) writes, without consuming whole topics. Per topic it reads only
+// the partition a trace-keyed message lands in (PartitionFor), seeks each
+// partition to the window start by timestamp, stops at the window end or the
+// high watermark seen at the start, skips non-matching messages with a byte
+// search before decoding, and decodes the survivors (otlp_proto, otlp_json,
+// raw, json, text) into timeline.LogRecord.
+//
+// Fetching is done with direct Fetch requests to each partition's leader on
+// one shared kgo.Client: no consumer group, no background prefetch, no
+// state shared between concurrent searches, and every retry is bounded.
+package kafka
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/traceweave/traceweave/pkg/models"
+	"github.com/traceweave/traceweave/pkg/timeline"
+)
+
+// ClientID is the client id the brokers see (their logs, quotas and ACL
+// audit name Traceweave by it).
+const ClientID = "traceweave"
+
+const (
+	defaultConcurrency = 8
+	// A first fetch is small because a keyed, well-seeked partition often
+	// needs little; each further fetch of the partition doubles up to the max.
+	firstFetchBytes = 128 << 10
+	maxFetchBytes   = 8 << 20
+	fetchMaxWaitMs  = 200
+	defaultAttempts = 4
+	defaultBackoff  = 100 * time.Millisecond
+)
+
+// Window is the time range to search, already padded by the caller (trace
+// start − window.before, trace end + window.after). Kafka record timestamps
+// are export times, which is why the end needs the export-delay padding. A
+// zero Start searches from the oldest offset; a zero End reads up to the
+// high watermark.
+type Window struct {
+	Start, End time.Time
+}
+
+// Result is what one search found, one entry per configured topic in
+// configuration order.
+type Result struct {
+	Topics []TopicResult
+}
+
+// Records returns the records of every topic, in topic order.
+func (r *Result) Records() []timeline.LogRecord {
+	var out []timeline.LogRecord
+	for i := range r.Topics {
+		out = append(out, r.Topics[i].Records...)
+	}
+	return out
+}
+
+// Err joins the topics' errors (nil when every topic was read), for callers
+// that want one notice.
+func (r *Result) Err() error {
+	var errs []error
+	for i := range r.Topics {
+		if r.Topics[i].Err != nil {
+			errs = append(errs, r.Topics[i].Err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// TopicResult is the outcome of one topic. A topic that failed keeps the
+// records found before the failure (a partial result) and says why in Err.
+type TopicResult struct {
+	Topic   string
+	Records []timeline.LogRecord
+	// Err is nil, a *TopicError (errors.Is: ErrTopicNotFound,
+	// ErrAuthorization, ErrAuthentication, ErrUnreachable, ErrBroker, or a
+	// context error), or an invalid-trace-ID error (models.ErrInvalidTraceID).
+	Err error
+	// Skipped counts messages that matched the prefilter but could not be decoded.
+	Skipped int
+	// Scanned counts records fetched and examined (within the window).
+	Scanned int64
+	// Bytes counts record-batch bytes fetched from the brokers.
+	Bytes int64
+	// Partitions is the topic's partition count.
+	Partitions int32
+	// PartitionsRead counts partitions whose window was read to its end.
+	PartitionsRead int
+	// Capped is true when the search stopped at kafka.maxRecords or
+	// kafka.maxBytes before this topic was fully read.
+	Capped bool
+}
+
+// Progress is a snapshot of a running search, for a CLI progress line.
+type Progress struct {
+	RecordsScanned  int64
+	BytesFetched    int64
+	RecordsMatched  int64
+	PartitionsDone  int
+	PartitionsTotal int
+}
+
+// Option configures a Reader.
+type Option func(*options)
+
+type options struct {
+	progress    func(Progress)
+	concurrency int
+	clientOpts  []kgo.Opt
+	attempts    int
+	backoff     time.Duration
+}
+
+// WithProgress calls fn after every fetch and once at the end. Calls are
+// serialised; fn must return quickly.
+func WithProgress(fn func(Progress)) Option { return func(o *options) { o.progress = fn } }
+
+// WithConcurrency sets how many partitions are read at once (default 8).
+func WithConcurrency(n int) Option {
+	return func(o *options) {
+		if n > 0 {
+			o.concurrency = n
+		}
+	}
+}
+
+// WithClientOptions appends kgo options to the client's (after Traceweave's,
+// so they win): tuning timeouts, a logger, hooks.
+func WithClientOptions(opts ...kgo.Opt) Option {
+	return func(o *options) { o.clientOpts = append(o.clientOpts, opts...) }
+}
+
+// WithRetries sets how often a failing fetch or offset request is tried
+// (attempts ≥ 1) and the first backoff, doubled after each failure.
+func WithRetries(attempts int, backoff time.Duration) Option {
+	return func(o *options) {
+		if attempts > 0 {
+			o.attempts = attempts
+		}
+		if backoff > 0 {
+			o.backoff = backoff
+		}
+	}
+}
+
+// Reader searches Kafka topics for a trace's log lines. It is safe for
+// concurrent use; Close it when the datasource instance is disposed.
+type Reader struct {
+	// saslFailing is set while SASL authentication reads fail: kfake (and
+	// some proxies) close the connection instead of answering
+	// SaslAuthenticationFailed, which reaches us as a bare EOF.
+	saslFailing atomic.Bool
+
+	cfg          models.KafkaSettings
+	cl           *kgo.Client
+	adm          *kadm.Client
+	opts         options
+	decompressor kgo.Decompressor
+}
+
+// New creates the Reader's client (no connection is made until the first
+// request). SASL PLAIN / SCRAM-SHA-256 / SCRAM-SHA-512 and TLS come from
+// cfg; retries are bounded so a dead broker fails a search instead of
+// hanging it.
+func New(cfg models.KafkaSettings, opts ...Option) (*Reader, error) {
+	o := options{concurrency: defaultConcurrency, attempts: defaultAttempts, backoff: defaultBackoff}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if len(cfg.Brokers) == 0 {
+		return nil, fmt.Errorf("%w: kafka.brokers: no broker configured", models.ErrInvalidSettings)
+	}
+	if cfg.MaxRecords <= 0 {
+		cfg.MaxRecords = models.DefaultKafkaMaxRecords
+	}
+	if cfg.MaxBytes <= 0 {
+		cfg.MaxBytes = models.DefaultKafkaMaxBytes
+	}
+	kopts := []kgo.Opt{
+		kgo.SeedBrokers(cfg.Brokers...),
+		kgo.ClientID(ClientID),
+		kgo.DialTimeout(10 * time.Second),
+		kgo.RequestRetries(3),
+		kgo.RetryTimeout(15 * time.Second),
+		kgo.RequestTimeoutOverhead(10 * time.Second),
+	}
+	switch cfg.SASL.Mechanism {
+	case "":
+	case models.SASLPlain:
+		kopts = append(kopts, kgo.SASL(plain.Auth{User: cfg.SASL.Username, Pass: cfg.SASL.Password}.AsMechanism()))
+	case models.SASLScramSHA256:
+		kopts = append(kopts, kgo.SASL(scram.Auth{User: cfg.SASL.Username, Pass: cfg.SASL.Password}.AsSha256Mechanism()))
+	case models.SASLScramSHA512:
+		kopts = append(kopts, kgo.SASL(scram.Auth{User: cfg.SASL.Username, Pass: cfg.SASL.Password}.AsSha512Mechanism()))
+	default:
+		return nil, fmt.Errorf("%w: kafka.sasl.mechanism: %q is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512", models.ErrInvalidSettings, cfg.SASL.Mechanism)
+	}
+	if cfg.TLS.Enabled {
+		kopts = append(kopts, kgo.DialTLSConfig(&tls.Config{
+			MinVersion:         tls.VersionTLS12,
+			InsecureSkipVerify: cfg.TLS.InsecureSkipVerify, //nolint:gosec // opt-in for self-signed test brokers
+		}))
+	}
+	r := &Reader{cfg: cfg, opts: o, decompressor: kgo.DefaultDecompressor()}
+	if cfg.SASL.Mechanism != "" {
+		kopts = append(kopts, kgo.WithHooks(saslHook{r}))
+	}
+	kopts = append(kopts, o.clientOpts...)
+	cl, err := kgo.NewClient(kopts...)
+	if err != nil {
+		return nil, fmt.Errorf("%w: kafka: %v", models.ErrInvalidSettings, err)
+	}
+	r.cl, r.adm = cl, kadm.NewClient(cl)
+	return r, nil
+}
+
+// saslHook records whether SaslAuthenticate exchanges fail.
+type saslHook struct{ r *Reader }
+
+// OnBrokerE2E implements kgo.HookBrokerE2E.
+func (h saslHook) OnBrokerE2E(_ kgo.BrokerMetadata, key int16, e2e kgo.BrokerE2E) {
+	if key == int16(kmsg.SASLAuthenticate) {
+		h.r.saslFailing.Store(e2e.Err() != nil)
+	}
+}
+
+// explain turns a connection closed during a failing SASL exchange into the
+// authentication failure it is, so the user is told to check credentials
+// rather than the network.
+func (r *Reader) explain(err error) error {
+	if err == nil || !r.saslFailing.Load() {
+		return err
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
+		return fmt.Errorf("%w: the brokers closed the connection during SASL authentication (%w)", kerr.SaslAuthenticationFailed, err)
+	}
+	return err
+}
+
+// Close closes the client and its broker connections.
+func (r *Reader) Close() { r.cl.Close() }
+
+// topicMeta is what metadata says about one topic.
+type topicMeta struct {
+	id      [16]byte
+	leaders map[int32]int32 // partition → leader broker (-1 without leader)
+	err     error
+}
+
+// describeTopics asks one broker for the topics' metadata. Topics are
+// requested by name with auto-creation off (a search must never create a
+// topic); each topic keeps its own error.
+func (r *Reader) describeTopics(ctx context.Context, names []string) (map[string]*topicMeta, *kmsg.MetadataResponse, error) {
+	req := kmsg.NewPtrMetadataRequest()
+	req.AllowAutoTopicCreation = false
+	for _, n := range names {
+		t := kmsg.NewMetadataRequestTopic()
+		t.Topic = kmsg.StringPtr(n)
+		req.Topics = append(req.Topics, t)
+	}
+	resp, err := req.RequestWith(ctx, r.cl)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make(map[string]*topicMeta, len(names))
+	for _, t := range resp.Topics {
+		if t.Topic == nil {
+			continue
+		}
+		tm := &topicMeta{id: t.TopicID, leaders: make(map[int32]int32, len(t.Partitions)), err: kerr.ErrorForCode(t.ErrorCode)}
+		for _, p := range t.Partitions {
+			tm.leaders[p.Partition] = p.Leader
+		}
+		out[*t.Topic] = tm
+	}
+	for _, n := range names {
+		if out[n] == nil {
+			out[n] = &topicMeta{err: kerr.UnknownTopicOrPartition}
+		}
+	}
+	return out, resp, nil
+}
+
+// Read searches every configured topic for the records of traceID within
+// win. It never fails as a whole: each topic has its own result and error,
+// so one missing or forbidden topic does not hide the others' lines.
+func (r *Reader) Read(ctx context.Context, traceID string, win Window) *Result {
+	res := &Result{Topics: make([]TopicResult, len(r.cfg.Topics))}
+	names := make([]string, len(r.cfg.Topics))
+	for i, t := range r.cfg.Topics {
+		res.Topics[i].Topic, names[i] = t.Name, t.Name
+	}
+	if len(names) == 0 {
+		return res
+	}
+	m, err := newTraceMatcher(traceID)
+	if err != nil {
+		for i := range res.Topics {
+			res.Topics[i].Err = err
+		}
+		return res
+	}
+	metas, _, err := r.describeTopics(ctx, names)
+	if err != nil {
+		for i := range res.Topics {
+			res.Topics[i].Err = topicErr(names[i], -1, r.explain(err))
+		}
+		return res
+	}
+	s := &search{
+		r:   r,
+		m:   m,
+		win: win,
+		budget: budget{
+			maxRecords: r.cfg.MaxRecords,
+			maxBytes:   r.cfg.MaxBytes,
+		},
+	}
+	runs := make([]*topicRun, len(r.cfg.Topics))
+	var wg sync.WaitGroup
+	for i, t := range r.cfg.Topics {
+		run := &topicRun{r: r, cfg: t, res: &res.Topics[i], meta: metas[t.Name], source: timeline.KafkaSource(t.Name),
+			decode: decoderFor(t.Encoding), pre: newPrefilter(t.Encoding, m)}
+		if t.KeyedByTraceID {
+			run.key = m.lower
+		}
+		runs[i] = run
+		if run.meta.err != nil {
+			run.fail(-1, run.meta.err)
+			continue
+		}
+		run.res.Partitions = int32(len(run.meta.leaders))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.plan(ctx, run)
+		}()
+	}
+	wg.Wait()
+	s.run(ctx, runs)
+	for _, run := range runs {
+		run.finish()
+	}
+	s.report()
+	return res
+}
+
+// search is the state of one Read.
+type search struct {
+	r      *Reader
+	m      *traceMatcher
+	win    Window
+	budget budget
+
+	mu              sync.Mutex // serialises progress calls and guards tasks
+	tasks           []*partitionTask
+	partitionsDone  atomic.Int64
+	partitionsTotal int
+	matched         atomic.Int64
+}
+
+// budget enforces kafka.maxRecords and kafka.maxBytes across all topics of a search.
+type budget struct {
+	maxRecords, maxBytes int64
+	records, bytes       atomic.Int64
+}
+
+func (b *budget) takeRecord() bool { return b.records.Add(1) <= b.maxRecords }
+func (b *budget) bytesLeft() int64 { return b.maxBytes - b.bytes.Load() }
+func (b *budget) exhausted() bool {
+	return b.records.Load() >= b.maxRecords || b.bytes.Load() >= b.maxBytes
+}
+
+// topicRun collects one topic's results from its partition tasks.
+type topicRun struct {
+	r      *Reader
+	cfg    models.KafkaTopic
+	res    *TopicResult
+	meta   *topicMeta
+	source string
+	decode decodeFunc
+	pre    prefilter
+	key    []byte // the message key of a trace-keyed topic, else nil
+
+	mu        sync.Mutex
+	found     []found
+	firstErr  error
+	failed    int
+	capped    bool
+	skipped   int
+	scanned   int64
+	bytes     int64
+	partsRead int
+}
+
+// found is a record with its position, for a stable order.
+type found struct {
+	rec       timeline.LogRecord
+	partition int32
+	offset    int64
+	index     int
+}
+
+// fail records a partition's (or, with -1, the topic's) error; the first
+// error is reported, the count of further failed partitions is appended.
+func (t *topicRun) fail(partition int32, err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.firstErr == nil {
+		t.firstErr = topicErr(t.cfg.Name, partition, t.r.explain(err))
+	}
+	t.failed++
+}
+
+func (t *topicRun) finish() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	sort.Slice(t.found, func(i, j int) bool {
+		a, b := &t.found[i], &t.found[j]
+		if a.rec.TimeNs != b.rec.TimeNs {
+			return a.rec.TimeNs < b.rec.TimeNs
+		}
+		if a.partition != b.partition {
+			return a.partition < b.partition
+		}
+		if a.offset != b.offset {
+			return a.offset < b.offset
+		}
+		return a.index < b.index
+	})
+	if len(t.found) > 0 {
+		t.res.Records = make([]timeline.LogRecord, len(t.found))
+		for i := range t.found {
+			t.res.Records[i] = t.found[i].rec
+		}
+	}
+	t.res.Err = t.firstErr
+	if t.failed > 1 {
+		t.res.Err = fmt.Errorf("%w (and %d more partitions failed)", t.firstErr, t.failed-1)
+	}
+	t.res.Skipped = t.skipped
+	t.res.Scanned = t.scanned
+	t.res.Bytes = t.bytes
+	t.res.PartitionsRead = t.partsRead
+	t.res.Capped = t.capped
+}
+
+// partitionTask is one partition's offset range to read: [start, end).
+type partitionTask struct {
+	run        *topicRun
+	partition  int32
+	leader     int32
+	start, end int64
+}
+
+// plan lists the partitions of a topic to read and their offset ranges:
+// start = first offset at or after the window start (ListOffsets by
+// timestamp), end = high watermark now, so a search never waits for new data.
+func (s *search) plan(ctx context.Context, run *topicRun) {
+	name := run.cfg.Name
+	n := int32(len(run.meta.leaders))
+	var parts []int32
+	if run.key != nil {
+		parts = []int32{PartitionFor(run.key, n, run.cfg.Hasher)}
+	} else {
+		for p := range run.meta.leaders {
+			parts = append(parts, p)
+		}
+		sort.Slice(parts, func(i, j int) bool { return parts[i] < parts[j] })
+	}
+	var starts, ends kadm.ListedOffsets
+	var startErr, endErr error
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if s.win.Start.IsZero() {
+			starts, startErr = s.r.adm.ListStartOffsets(ctx, name)
+		} else {
+			starts, startErr = s.r.adm.ListOffsetsAfterMilli(ctx, s.win.Start.UnixMilli(), name)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		ends, endErr = s.r.adm.ListEndOffsets(ctx, name)
+	}()
+	wg.Wait()
+	var tasks []*partitionTask
+	for _, p := range parts {
+		st, ok1 := starts.Lookup(name, p)
+		en, ok2 := ends.Lookup(name, p)
+		switch {
+		case !ok1 || !ok2:
+			err := errors.Join(startErr, endErr)
+			if err == nil {
+				err = fmt.Errorf("%w: no offsets listed", ErrBroker)
+			}
+			run.fail(p, fmt.Errorf("listing offsets: %w", err))
+		case st.Err != nil:
+			run.fail(p, fmt.Errorf("listing offsets at the window start: %w", st.Err))
+		case en.Err != nil:
+			run.fail(p, fmt.Errorf("listing end offsets: %w", en.Err))
+		default:
+			start := st.Offset
+			if start < 0 || start > en.Offset {
+				start = en.Offset
+			}
+			tasks = append(tasks, &partitionTask{run: run, partition: p, leader: run.meta.leaders[p], start: start, end: en.Offset})
+		}
+	}
+	s.mu.Lock()
+	s.tasks = append(s.tasks, tasks...)
+	s.partitionsTotal += len(tasks)
+	s.mu.Unlock()
+}
+
+// run reads all planned partitions, several at a time, interleaving topics
+// so a big topic does not starve the others.
+func (s *search) run(ctx context.Context, runs []*topicRun) {
+	byRun := map[*topicRun][]*partitionTask{}
+	for _, t := range s.tasks {
+		byRun[t.run] = append(byRun[t.run], t)
+	}
+	var order []*partitionTask
+	for more := true; more; {
+		more = false
+		for _, run := range runs {
+			if q := byRun[run]; len(q) > 0 {
+				order = append(order, q[0])
+				byRun[run] = q[1:]
+				more = true
+			}
+		}
+	}
+	ch := make(chan *partitionTask)
+	var wg sync.WaitGroup
+	for i := 0; i < min(s.r.opts.concurrency, len(order)); i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for t := range ch {
+				s.readPartition(ctx, t)
+				s.partitionsDone.Add(1)
+				s.report()
+			}
+		}()
+	}
+	for _, t := range order {
+		ch <- t
+	}
+	close(ch)
+	wg.Wait()
+}
+
+func (s *search) report() {
+	fn := s.r.opts.progress
+	if fn == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fn(Progress{
+		RecordsScanned:  min(s.budget.records.Load(), s.budget.maxRecords),
+		BytesFetched:    s.budget.bytes.Load(),
+		RecordsMatched:  s.matched.Load(),
+		PartitionsDone:  int(s.partitionsDone.Load()),
+		PartitionsTotal: s.partitionsTotal,
+	})
+}
+
+// partitionReader is the per-partition state of readPartition.
+type partitionReader struct {
+	s        *search
+	t        *partitionTask
+	found    []found
+	scanned  int64
+	bytes    int64
+	skipped  int
+	scratch  []timeline.LogRecord
+	rctx     recordContext
+	attempts int
+	backoff  time.Duration
+}
+
+// readPartition fetches [start, end) of one partition from its leader and
+// stops at the first record past the window end, on cancellation, at the
+// budget, or when retries are exhausted.
+func (s *search) readPartition(ctx context.Context, t *partitionTask) {
+	run := t.run
+	pr := &partitionReader{s: s, t: t, backoff: s.r.opts.backoff,
+		rctx: recordContext{m: s.m, topic: run.cfg.Name, source: run.source, partition: t.partition}}
+	capped, err := pr.read(ctx)
+	run.mu.Lock()
+	run.found = append(run.found, pr.found...)
+	run.scanned += pr.scanned
+	run.bytes += pr.bytes
+	run.skipped += pr.skipped
+	if capped {
+		run.capped = true
+	}
+	if err == nil && !capped {
+		run.partsRead++
+	}
+	run.mu.Unlock()
+	if err != nil {
+		run.fail(t.partition, err)
+	}
+}
+
+func (pr *partitionReader) read(ctx context.Context) (capped bool, err error) {
+	t, s := pr.t, pr.s
+	off := t.start
+	fetchBytes := int32(firstFetchBytes)
+	hasEnd := !s.win.End.IsZero()
+	endMs := s.win.End.UnixMilli()
+	for off < t.end {
+		if err := ctx.Err(); err != nil {
+			return false, err
+		}
+		if s.budget.exhausted() {
+			return true, nil
+		}
+		maxBytes := int64(fetchBytes)
+		if left := s.budget.bytesLeft(); left < maxBytes {
+			maxBytes = max(left, 1)
+		}
+		rp, err := pr.fetch(ctx, off, int32(maxBytes))
+		if err != nil {
+			if !pr.retry(ctx, err) {
+				return false, err
+			}
+			continue
+		}
+		if rp.ErrorCode != 0 {
+			kerrCode := kerr.ErrorForCode(rp.ErrorCode)
+			if errors.Is(kerrCode, kerr.OffsetOutOfRange) && rp.LogStartOffset > off {
+				// Retention deleted the window's start since ListOffsets: go on from the oldest record left.
+				off = rp.LogStartOffset
+				continue
+			}
+			if !pr.retry(ctx, kerrCode) {
+				return false, kerrCode
+			}
+			continue
+		}
+		n := int64(len(rp.RecordBatches))
+		pr.bytes += n
+		s.budget.bytes.Add(n)
+		fp, next := kgo.ProcessFetchPartition(kgo.ProcessFetchPartitionOpts{
+			Offset:    off,
+			Topic:     t.run.cfg.Name,
+			Partition: t.partition,
+		}, rp, s.r.decompressor, nil)
+		if fp.Err != nil && len(fp.Records) == 0 {
+			return false, fmt.Errorf("%w: reading offset %d: %w", ErrBroker, off, fp.Err)
+		}
+		for _, rec := range fp.Records {
+			if rec.Offset >= t.end || (hasEnd && rec.Timestamp.UnixMilli() > endMs) {
+				return false, nil
+			}
+			if !s.budget.takeRecord() {
+				return true, nil
+			}
+			pr.scanned++
+			pr.handle(rec)
+		}
+		if next <= off {
+			// Nothing readable below the high watermark (an empty answer):
+			// retry a bounded number of times rather than spin.
+			empty := fmt.Errorf("%w: no records returned at offset %d below the high watermark %d", ErrBroker, off, t.end)
+			if !pr.retry(ctx, empty) {
+				return false, empty
+			}
+			continue
+		}
+		off = next
+		pr.attempts, pr.backoff = 0, s.r.opts.backoff
+		fetchBytes = min(fetchBytes*2, maxFetchBytes)
+		s.report()
+	}
+	return false, nil
+}
+
+// fetch issues one Fetch request for the partition to its leader.
+func (pr *partitionReader) fetch(ctx context.Context, off int64, maxBytes int32) (*kmsg.FetchResponseTopicPartition, error) {
+	t := pr.t
+	if t.leader < 0 {
+		return nil, kerr.LeaderNotAvailable
+	}
+	req := kmsg.NewPtrFetchRequest()
+	req.ReplicaID = -1
+	req.MaxWaitMillis = fetchMaxWaitMs
+	req.MinBytes = 1
+	req.MaxBytes = maxBytes
+	req.SessionEpoch = -1 // no fetch session: every request stands alone
+	rt := kmsg.NewFetchRequestTopic()
+	rt.Topic = t.run.cfg.Name
+	rt.TopicID = t.run.meta.id
+	p := kmsg.NewFetchRequestTopicPartition()
+	p.Partition = t.partition
+	p.FetchOffset = off
+	p.CurrentLeaderEpoch = -1
+	p.LastFetchedEpoch = -1
+	p.LogStartOffset = -1
+	p.PartitionMaxBytes = maxBytes
+	rt.Partitions = append(rt.Partitions, p)
+	req.Topics = append(req.Topics, rt)
+	kresp, err := pr.s.r.cl.Broker(int(t.leader)).Request(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	resp := kresp.(*kmsg.FetchResponse)
+	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+		return nil, err
+	}
+	for i := range resp.Topics {
+		for j := range resp.Topics[i].Partitions {
+			if resp.Topics[i].Partitions[j].Partition == t.partition {
+				return &resp.Topics[i].Partitions[j], nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("%w: the fetch response has no data for the partition", ErrBroker)
+}
+
+// retry reports whether err is worth another attempt and, if so, waits the
+// backoff and refreshes the partition's leader. Authentication and
+// authorization errors, cancellation and non-retriable broker errors are
+// final; everything else gets a bounded number of attempts.
+func (pr *partitionReader) retry(ctx context.Context, err error) bool {
+	pr.attempts++
+	if pr.attempts >= pr.s.r.opts.attempts || ctx.Err() != nil || errors.Is(err, kgo.ErrClientClosed) {
+		return false
+	}
+	switch categorize(err) {
+	case ErrAuthentication, ErrAuthorization:
+		return false
+	}
+	var ke *kerr.Error
+	if errors.As(err, &ke) && !ke.Retriable {
+		return false
+	}
+	timer := time.NewTimer(pr.backoff)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-timer.C:
+	}
+	pr.backoff *= 2
+	if metas, _, merr := pr.s.r.describeTopics(ctx, []string{pr.t.run.cfg.Name}); merr == nil {
+		if tm := metas[pr.t.run.cfg.Name]; tm.err == nil {
+			if l, ok := tm.leaders[pr.t.partition]; ok {
+				pr.t.leader = l
+			}
+		}
+	}
+	return true
+}
+
+// handle runs one record through the key check, the prefilter and the
+// decoder, keeping the trace's records.
+func (pr *partitionReader) handle(rec *kgo.Record) {
+	run := pr.t.run
+	if run.key != nil && !bytes.Equal(rec.Key, run.key) {
+		return
+	}
+	if !run.pre.match(rec.Value) {
+		return
+	}
+	pr.rctx.offset = rec.Offset
+	pr.rctx.kafkaTimeNs = rec.Timestamp.UnixNano()
+	out, err := run.decode(pr.scratch[:0], rec.Value, &pr.rctx)
+	if err != nil {
+		pr.skipped++
+		return
+	}
+	for i := range out {
+		pr.found = append(pr.found, found{rec: out[i], partition: rec.Partition, offset: rec.Offset, index: i})
+	}
+	pr.s.matched.Add(int64(len(out)))
+	pr.scratch = out[:0]
+}
