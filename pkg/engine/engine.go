@@ -54,8 +54,14 @@ func New(cfg *models.Settings, kafkaOpts ...kafka.Option) (*Engine, error) {
 // Settings returns the settings the engine was built from.
 func (e *Engine) Settings() *models.Settings { return e.cfg }
 
-// Close releases the upstream clients.
+// Close releases the upstream clients (idle HTTP connections, Kafka connections).
 func (e *Engine) Close() {
+	if e.tempo != nil {
+		e.tempo.Close()
+	}
+	if e.loki != nil {
+		e.loki.Close()
+	}
 	if e.kafka != nil {
 		e.kafka.Close()
 	}

@@ -1,8 +1,10 @@
 package frames
 
 import (
+	"cmp"
 	"fmt"
-	"strings"
+	"math"
+	"strconv"
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/data"
@@ -13,7 +15,13 @@ import (
 // FirstErrorText states the trace's first error the way notices and the CLI
 // say it: "first error: <service> <name> at +<offset> ms".
 func FirstErrorText(e *timeline.ErrorEvent) string {
-	return fmt.Sprintf("first error: %s %s at +%.3f ms", e.Service, clipText(e.Name, 120), float64(e.OffsetNs)/1e6)
+	return fmt.Sprintf("first error: %s %s at +%s ms", e.Service, clipText(e.Name, 120), formatMs(e.OffsetNs))
+}
+
+// formatMs writes nanoseconds as milliseconds to the microsecond, without
+// trailing zeros ("12.5", "3").
+func formatMs(ns int64) string {
+	return strconv.FormatFloat(math.Round(float64(ns)/1e3)/1e3, 'f', -1, 64)
 }
 
 func clipText(s string, n int) string {
@@ -28,7 +36,10 @@ func clipText(s string, n int) string {
 // a span start or a log line — in time order. The first ten fields are the
 // public contract (time, offset, kind, service, tier, name, duration,
 // spanId, source, severity); traceId, critical, firstError, depth and
-// attach follow. The frame meta carries the first-error sentence.
+// attach follow. Spans have severity "error" when their status is error and
+// "" otherwise; logs have depth = their span's depth + 1 (0 when
+// trace-level) and spanId = the span they are attached to. The frame meta
+// carries the first-error sentence as a notice (and in Custom.firstError).
 func Timeline(m *timeline.Model, opts Options) *data.Frame {
 	n := len(m.Events)
 	var (
@@ -60,11 +71,13 @@ func Timeline(m *timeline.Model, opts Options) *data.Frame {
 		if ev.Kind == timeline.EventSpan {
 			s := &m.Spans[ev.Index]
 			d := float64(s.DurationNs()) / 1e6
-			services[i], tiers[i], names[i] = s.Service, s.Tier, s.Name
+			services[i], tiers[i], names[i] = s.Service, cmp.Or(s.Tier, timeline.TierOther), s.Name
 			durations[i] = &d
 			spanIDs[i] = s.SpanID
 			sources[i] = timeline.SourceTempo
-			if s.Error {
+			// A span's severity says whether the span itself failed; error
+			// logs inside it have rows of their own.
+			if s.StatusCode == timeline.StatusError {
 				severities[i] = timeline.SeverityError
 			}
 			critical[i] = s.Critical
@@ -79,7 +92,14 @@ func Timeline(m *timeline.Model, opts Options) *data.Frame {
 			sources[i] = l.SourceList()
 			severities[i] = l.Severity
 			attaches[i] = l.Attach
-			depths[i] = -1
+			if j, ok := m.SpanIndex(l.AttachedSpanID); ok {
+				// A log nests one level under its span; a line without a
+				// service (Kafka raw) takes the service of its span.
+				depths[i] = int64(m.Spans[j].Depth) + 1
+				if services[i] == "" {
+					services[i] = m.Spans[j].Service
+				}
+			}
 			if l.TraceID != "" {
 				traceIDs[i] = l.TraceID
 			}
@@ -89,13 +109,18 @@ func Timeline(m *timeline.Model, opts Options) *data.Frame {
 
 	spanField := data.NewField("spanId", nil, spanIDs)
 	traceField := data.NewField("traceId", nil, traceIDs)
+	// Links need a target: without this datasource's uid (a frame built
+	// outside a query) only the Tempo link can work.
+	var traceLinks []data.DataLink
 	if opts.DatasourceUID != "" {
 		spanField.SetConfig(&data.FieldConfig{Links: []data.DataLink{spanLogsLink(opts, "Logs of this span", "traceId")}})
-		links := []data.DataLink{timelineLink(opts, linkTitleOpenTimeline)}
-		if opts.TempoUID != "" {
-			links = append(links, tempoLink(opts, "Open in Tempo"))
-		}
-		traceField.SetConfig(&data.FieldConfig{Links: links})
+		traceLinks = append(traceLinks, timelineLink(opts, linkTitleOpenTimeline))
+	}
+	if opts.TempoUID != "" {
+		traceLinks = append(traceLinks, tempoLink(opts, "Open in Tempo"))
+	}
+	if len(traceLinks) > 0 {
+		traceField.SetConfig(&data.FieldConfig{Links: traceLinks})
 	}
 	frame := data.NewFrame(NameTimeline,
 		data.NewField("time", nil, times),
@@ -118,49 +143,6 @@ func Timeline(m *timeline.Model, opts Options) *data.Frame {
 	if fe != nil {
 		frame.Meta.Custom = map[string]any{"firstError": FirstErrorText(fe)}
 		frame.Meta.Notices = append(frame.Meta.Notices, data.Notice{Severity: data.NoticeSeverityWarning, Text: FirstErrorText(fe)})
-	}
-	return frame
-}
-
-// Summary builds the summary frame (NameSummary): one row per tier, in the
-// request's path order, with its services, span count, self time, share of
-// the trace's wall time, errors and logs.
-func Summary(m *timeline.Model) *data.Frame {
-	var rows []timeline.TierStat
-	if m.Summary != nil {
-		rows = m.Summary.Tiers
-	}
-	n := len(rows)
-	var (
-		tiers    = make([]string, n)
-		services = make([]string, n)
-		spans    = make([]int64, n)
-		selfTime = make([]float64, n)
-		share    = make([]float64, n)
-		errs     = make([]int64, n)
-		logs     = make([]int64, n)
-	)
-	for i, r := range rows {
-		tiers[i] = r.Tier
-		services[i] = strings.Join(r.Services, ",")
-		spans[i] = int64(r.Spans)
-		selfTime[i] = float64(r.SelfNs) / 1e6
-		share[i] = r.Share
-		errs[i] = int64(r.Errors)
-		logs[i] = int64(r.Logs)
-	}
-	frame := data.NewFrame(NameSummary,
-		data.NewField("tier", nil, tiers),
-		data.NewField("services", nil, services),
-		data.NewField("spans", nil, spans),
-		data.NewField("selfTime", nil, selfTime).SetConfig(&data.FieldConfig{Unit: "ms"}),
-		data.NewField("share", nil, share).SetConfig(&data.FieldConfig{Unit: "percentunit"}),
-		data.NewField("errors", nil, errs),
-		data.NewField("logs", nil, logs),
-	)
-	frame.Meta = &data.FrameMeta{PreferredVisualization: data.VisTypeTable}
-	if m.Summary != nil && m.Summary.FirstError != nil {
-		frame.Meta.Custom = map[string]any{"firstError": FirstErrorText(m.Summary.FirstError)}
 	}
 	return frame
 }

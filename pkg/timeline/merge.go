@@ -3,41 +3,92 @@ package timeline
 import (
 	"cmp"
 	"encoding/json"
+	"hash/maphash"
 	"slices"
 	"strings"
 )
 
-// Merge builds the merged model from a trace (nil or empty for a log-only
-// result) and log records from any number of sources. logSets come in
-// source order — Loki first, then Kafka topics in configuration order — and
-// that order is the order of Log.Sources for a line found in several places.
+// Merge builds the merged model from a trace (nil or without spans for a
+// log-only result, whose StartNs/EndNs then come from the logs) and log
+// records from any number of sources. logSets come in source order — Loki
+// first, then Kafka topics in configuration order — and that order is the
+// order of Log.Sources for a line found in several places.
 //
-// Logs are kept even when their TraceID differs from the trace's: they were
-// found by the upstream's trace filter (for example the hex ID inside the
-// text), and hiding them would lose evidence. Merge does not modify its inputs.
+// Logs whose non-empty TraceID differs from the trace's are kept: the
+// upstream found them by the trace ID in their text (a job of another trace
+// that names this one, say), and hiding them would lose evidence. They stay
+// trace-level (AttachNone): their span ID names a span of their own trace,
+// and their time says nothing about which of this trace's spans they belong
+// to. They never deduplicate with this trace's lines.
+//
+// Merge does not modify its inputs and calls Summarize, so the returned
+// model carries its Summary, span self times and critical path.
 func Merge(tr *Trace, logSets ...[]LogRecord) *Model {
 	m := &Model{}
 	if tr != nil {
 		m.TraceID = tr.TraceID
+		if m.TraceID == "" && len(tr.Spans) > 0 {
+			m.TraceID = tr.Spans[0].TraceID
+		}
 		m.Spans = buildSpanNodes(tr.Spans)
 	}
-	m.Logs = dedupLogs(logSets)
+	if m.TraceID == "" {
+		m.TraceID = dominantTraceID(logSets)
+	}
+	m.Logs = dedupLogs(m.TraceID, logSets)
+	m.spanIndex = indexSpans(m.Spans)
 	attachLogs(m)
 	m.StartNs, m.EndNs = extent(m)
 	m.Events = interleave(m)
-	m.Summary = Summarize(m)
+	Summarize(m)
 	return m
 }
 
+// dominantTraceID names a log-only model after the trace ID most of its
+// lines carry (ties: the one seen first), so that lines without a trace ID
+// (Kafka raw encoding) deduplicate against the others.
+func dominantTraceID(logSets [][]LogRecord) string {
+	counts := map[string]int{}
+	best, bestN := "", 0
+	for _, set := range logSets {
+		for i := range set {
+			id := set[i].TraceID
+			if id == "" {
+				continue
+			}
+			counts[id]++
+			if n := counts[id]; n > bestN {
+				best, bestN = id, n
+			}
+		}
+	}
+	return best
+}
+
+// indexSpans maps span IDs to their index in spans; a duplicated ID keeps
+// its first (earliest) occurrence.
+func indexSpans(spans []SpanNode) map[string]int {
+	byID := make(map[string]int, len(spans))
+	for i := range spans {
+		if _, dup := byID[spans[i].SpanID]; !dup {
+			byID[spans[i].SpanID] = i
+		}
+	}
+	return byID
+}
+
 // buildSpanNodes copies the spans, computes depths (orphans whose parent is
-// missing are roots; a cycle in broken data is cut) and sorts them by start
-// time, parents before children at equal times, then by span ID.
+// missing are roots; a cycle in broken data is cut at the span where the
+// walk meets it again, which becomes a root) and sorts them by start time,
+// parents before children at equal times (by depth), then by span ID.
 func buildSpanNodes(spans []Span) []SpanNode {
 	nodes := make([]SpanNode, len(spans))
 	byID := make(map[string]int, len(spans))
 	for i := range spans {
 		nodes[i].Span = spans[i]
-		byID[spans[i].SpanID] = i
+		if _, dup := byID[spans[i].SpanID]; !dup {
+			byID[spans[i].SpanID] = i
+		}
 	}
 	const unknown, visiting = -1, -2
 	depth := make([]int, len(nodes))
@@ -55,7 +106,7 @@ func buildSpanNodes(spans []Span) []SpanNode {
 				base = depth[j] + 1
 				break
 			}
-			if depth[j] == visiting { // cycle: treat the repeated span as a root
+			if depth[j] == visiting { // cycle: the last span walked becomes a root
 				base = 0
 				break
 			}
@@ -77,10 +128,7 @@ func buildSpanNodes(spans []Span) []SpanNode {
 		nodes[i].Depth = depth[i]
 		nodes[i].Error = nodes[i].StatusCode == StatusError
 	}
-	slices.SortStableFunc(nodes, func(a, b SpanNode) int {
-		if c := cmp.Compare(a.StartNs, b.StartNs); c != 0 {
-			return c
-		}
+	sortStable(nodes, func(s *SpanNode) int64 { return s.StartNs }, func(a, b *SpanNode) int {
 		if c := cmp.Compare(a.Depth, b.Depth); c != 0 {
 			return c
 		}
@@ -89,66 +137,131 @@ func buildSpanNodes(spans []Span) []SpanNode {
 	return nodes
 }
 
-// dedupKey identifies the same line seen in several sources: its time to
-// the millisecond (Kafka encodings and Loki round differently) and its
-// normalised body.
+// dedupKey identifies one line seen in several sources: its trace, its
+// time truncated to the millisecond (Kafka encodings and shippers keep ms
+// where Loki keeps ns, and truncating — not rounding — makes 12.3456 ms
+// and 12 ms agree) and its normalised body.
 type dedupKey struct {
-	ms   int64
-	body string
+	trace string
+	ms    int64
+	body  string
 }
 
-// dedupLogs flattens the sources into one time-ordered list, merging the
-// same line found in several sources into one Log listing all of them.
-func dedupLogs(logSets [][]LogRecord) []Log {
+// dedupLogs flattens the sources into one time-ordered list (stable: equal
+// times keep input order), merging the same line found in several places
+// into one Log listing all of them. The same line twice in one source
+// (Kafka's at-least-once redelivery writes a record again at a new offset)
+// merges too, listing the source once.
+//
+// Lines are looked up by a 64-bit hash of their dedupKey (a map of small
+// keys is several times cheaper at 100k lines than one keyed by strings);
+// a hit is confirmed against the stored line's key, and the rare different
+// key with the same hash goes to an exact-key overflow map.
+func dedupLogs(traceID string, logSets [][]LogRecord) []Log {
 	total := 0
 	for _, set := range logSets {
 		total += len(set)
 	}
 	logs := make([]Log, 0, total)
-	seen := make(map[dedupKey]int, total)
+	quoted := make([]bool, 0, total)
+	seen := make(map[uint64]int32, total)
+	var overflow map[dedupKey]int
+	var single sourceSlices
+	seed := maphash.MakeSeed()
+	lastTrace, traceHash := "", uint64(0)
+	keyOf := func(l *Log) dedupKey {
+		body, _ := normalizeBody(l.Body)
+		return dedupKey{trace: cmp.Or(l.TraceID, traceID), ms: floorDiv(l.TimeNs, 1e6), body: body}
+	}
 	for _, set := range logSets {
 		for i := range set {
 			r := &set[i]
-			k := dedupKey{ms: floorDiv(r.TimeNs, 1e6), body: normalizeBody(r.Body)}
-			if j, ok := seen[k]; ok && sameTrace(logs[j].TraceID, r.TraceID) {
-				mergeInto(&logs[j], r)
+			body, q := normalizeBody(r.Body)
+			k := dedupKey{trace: cmp.Or(r.TraceID, traceID), ms: floorDiv(r.TimeNs, 1e6), body: body}
+			if k.trace != lastTrace || traceHash == 0 {
+				lastTrace, traceHash = k.trace, maphash.String(seed, k.trace)|1
+			}
+			h := maphash.String(seed, k.body) ^ traceHash ^ uint64(k.ms)*0x9e3779b97f4a7c15
+			j, hit := -1, false
+			if jj, ok := seen[h]; ok {
+				if keyOf(&logs[jj]) == k {
+					j, hit = int(jj), true
+				} else if overflow == nil {
+					overflow = map[dedupKey]int{}
+				}
+				if !hit {
+					j, hit = overflow[k]
+					if !hit {
+						overflow[k] = len(logs)
+					}
+				}
+			} else {
+				seen[h] = int32(len(logs))
+			}
+			if hit {
+				if mergeInto(&logs[j], r, quoted[j] && !q) {
+					quoted[j] = false
+				}
 				continue
 			}
-			seen[k] = len(logs)
-			logs = append(logs, Log{LogRecord: *r, Sources: []string{r.Source}})
+			logs = append(logs, Log{LogRecord: *r, Sources: single.of(r.Source)})
+			quoted = append(quoted, q)
 		}
 	}
-	slices.SortStableFunc(logs, func(a, b Log) int { return cmp.Compare(a.TimeNs, b.TimeNs) })
+	sortStable(logs, func(l *Log) int64 { return l.TimeNs }, nil)
 	return logs
 }
 
+// sourceSlices hands out one shared one-element Sources slice per source,
+// saving an allocation per line. Its capacity is 1, so mergeInto's append
+// copies before adding a second source and never writes into the shared
+// array; readers must not assign to Sources elements either.
+type sourceSlices struct {
+	last string
+	s    []string
+}
+
+func (c *sourceSlices) of(src string) []string {
+	if src == "" {
+		return nil
+	}
+	if c.s == nil || c.last != src {
+		c.last, c.s = src, []string{src}
+	}
+	return c.s[:1:1]
+}
+
+// floorDiv divides rounding towards minus infinity, so that times before
+// 1970 (broken clocks) truncate like the others.
 func floorDiv(a, b int64) int64 {
 	q := a / b
-	if a%b != 0 && a < 0 {
+	if a%b != 0 && (a < 0) != (b < 0) {
 		q--
 	}
 	return q
 }
 
-func sameTrace(a, b string) bool { return a == "" || b == "" || a == b }
-
 // normalizeBody makes the forms one line takes in different pipelines
-// compare equal: kafkaexporter's raw encoding JSON-quotes string bodies,
-// shippers differ in trailing newlines and runs of spaces.
-func normalizeBody(s string) string {
+// compare equal: kafkaexporter's raw encoding JSON-quotes string bodies
+// (one level is stripped), shippers differ in trailing newlines and runs of
+// spaces (trimmed and collapsed to one space). quoted reports whether a
+// level of JSON quoting was stripped. A body needing none of this is
+// returned as is, without allocating.
+func normalizeBody(s string) (body string, quoted bool) {
 	s = strings.TrimSpace(s)
 	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
 		var unq string
 		if json.Unmarshal([]byte(s), &unq) == nil {
-			s = strings.TrimSpace(unq)
+			s, quoted = strings.TrimSpace(unq), true
 		}
 	}
 	if needsCollapse(s) {
 		s = strings.Join(strings.Fields(s), " ")
 	}
-	return s
+	return s, quoted
 }
 
+// needsCollapse reports whether s holds whitespace other than single spaces.
 func needsCollapse(s string) bool {
 	prevSpace := false
 	for i := 0; i < len(s); i++ {
@@ -162,15 +275,22 @@ func needsCollapse(s string) bool {
 			return true
 		default:
 			prevSpace = false
+			if s[i] >= 0x80 {
+				// Non-ASCII: let strings.Fields decide (U+0085, U+00A0, U+2000…).
+				return true
+			}
 		}
 	}
 	return false
 }
 
 // mergeInto adds a duplicate's source and fills the fields the first copy
-// lacked, keeping the richest view of the line.
-func mergeInto(dst *Log, r *LogRecord) {
-	if !slices.Contains(dst.Sources, r.Source) {
+// lacked — the span ID, service and trace ID of the first record that has
+// them, the first severity that is not unknown — keeping the richest view
+// of the line. takeBody replaces a JSON-quoted body with the duplicate's
+// plain one; mergeInto reports whether it did.
+func mergeInto(dst *Log, r *LogRecord, takeBody bool) bool {
+	if r.Source != "" && !slices.Contains(dst.Sources, r.Source) {
 		dst.Sources = append(dst.Sources, r.Source)
 	}
 	if dst.TraceID == "" {
@@ -183,9 +303,15 @@ func mergeInto(dst *Log, r *LogRecord) {
 		dst.Service = r.Service
 	}
 	if dst.Severity == "" || dst.Severity == SeverityUnknown {
-		dst.Severity = r.Severity
+		if r.Severity != "" {
+			dst.Severity = r.Severity
+		}
+	}
+	if takeBody {
+		dst.Body = r.Body
 	}
 	if len(r.Labels) > 0 {
+		// A new map: the inputs are never modified.
 		merged := make(map[string]string, len(dst.Labels)+len(r.Labels))
 		for k, v := range r.Labels {
 			merged[k] = v
@@ -195,6 +321,7 @@ func mergeInto(dst *Log, r *LogRecord) {
 		}
 		dst.Labels = merged
 	}
+	return takeBody
 }
 
 // attachLogs ties each log to a span: by span ID when the span is in the
@@ -203,13 +330,18 @@ func mergeInto(dst *Log, r *LogRecord) {
 // the log stays trace-level. It also sets each log's tier and each span's
 // log list and error flag.
 func attachLogs(m *Model) {
-	byID := make(map[string]int, len(m.Spans))
 	serviceTier := map[string]string{}
+	serviceDepth := map[string]int{}
 	byService := map[string][]int{} // span indexes in start order (m.Spans is sorted)
 	for i := range m.Spans {
 		s := &m.Spans[i]
-		byID[s.SpanID] = i
-		if _, ok := serviceTier[s.Service]; !ok {
+		if s.Service == "" {
+			continue
+		}
+		// A service's tier is that of its shallowest span (its server span,
+		// not the MySQL client spans a Rails service also emits).
+		if d, ok := serviceDepth[s.Service]; !ok || s.Depth < d {
+			serviceDepth[s.Service] = s.Depth
 			serviceTier[s.Service] = s.Tier
 		}
 		byService[s.Service] = append(byService[s.Service], i)
@@ -219,7 +351,10 @@ func attachLogs(m *Model) {
 	for i := range m.Logs {
 		l := &m.Logs[i]
 		attached[i] = -1
-		if j, ok := byID[l.SpanID]; ok && l.SpanID != "" {
+		if l.TraceID != "" && m.TraceID != "" && l.TraceID != m.TraceID {
+			continue // another trace's line: trace-level, see Merge
+		}
+		if j, ok := m.spanIndex[l.SpanID]; ok && l.SpanID != "" {
 			attached[i] = j
 			l.Attach = AttachSpanID
 			continue
@@ -228,34 +363,26 @@ func attachLogs(m *Model) {
 			pending[l.Service] = append(pending[l.Service], i)
 		}
 	}
-	// Sweep each service's spans and logs in time order, keeping the spans
-	// that have started; among those still open, pick the innermost.
+	// Sweep each service's spans and logs in time order. A heap holds the
+	// spans that have started, innermost (deepest, then latest-starting) on
+	// top; spans that ended before the current log are dropped when they
+	// reach the top, and stay dropped because later logs are later still.
+	var h spanHeap
 	for svc, logIdx := range pending {
 		spans := byService[svc]
-		var active []int
+		h = spanHeap{spans: m.Spans, idx: h.idx[:0]}
 		next := 0
 		for _, li := range logIdx {
 			t := m.Logs[li].TimeNs
 			for next < len(spans) && m.Spans[spans[next]].StartNs <= t {
-				active = append(active, spans[next])
+				h.push(spans[next])
 				next++
 			}
-			best := -1
-			keep := active[:0]
-			for _, si := range active {
-				s := &m.Spans[si]
-				if s.EndNs < t {
-					continue // closed for good: later logs are later still
-				}
-				keep = append(keep, si)
-				if best < 0 || s.Depth > m.Spans[best].Depth ||
-					(s.Depth == m.Spans[best].Depth && s.StartNs >= m.Spans[best].StartNs) {
-					best = si
-				}
+			for len(h.idx) > 0 && m.Spans[h.idx[0]].EndNs < t {
+				h.pop()
 			}
-			active = keep
-			if best >= 0 {
-				attached[li] = best
+			if len(h.idx) > 0 {
+				attached[li] = h.idx[0]
 				m.Logs[li].Attach = AttachTime
 			}
 		}
@@ -265,7 +392,7 @@ func attachLogs(m *Model) {
 		if j := attached[i]; j >= 0 {
 			s := &m.Spans[j]
 			l.AttachedSpanID = s.SpanID
-			l.Tier = s.Tier
+			l.Tier = tierName(s.Tier)
 			s.Logs = append(s.Logs, i)
 			if IsErrorSeverity(l.Severity) {
 				s.Error = true
@@ -273,11 +400,71 @@ func attachLogs(m *Model) {
 			continue
 		}
 		l.Attach = AttachNone
-		if tier, ok := serviceTier[l.Service]; ok && tier != "" {
-			l.Tier = tier
-		} else {
-			l.Tier = TierOther
+		l.Tier = TierOther
+		if tier, ok := serviceTier[l.Service]; ok {
+			l.Tier = tierName(tier)
 		}
+	}
+}
+
+// tierName maps a span's tier to a reported one: spans no tier rule ran on
+// (empty tier) count as other.
+func tierName(t string) string {
+	if t == "" {
+		return TierOther
+	}
+	return t
+}
+
+// spanHeap is a binary max-heap of span indexes ordered by innermost: depth,
+// then start time, then position (the later-sorted span wins).
+type spanHeap struct {
+	spans []SpanNode
+	idx   []int
+}
+
+func (h *spanHeap) above(a, b int) bool {
+	sa, sb := &h.spans[a], &h.spans[b]
+	if sa.Depth != sb.Depth {
+		return sa.Depth > sb.Depth
+	}
+	if sa.StartNs != sb.StartNs {
+		return sa.StartNs > sb.StartNs
+	}
+	return a > b
+}
+
+func (h *spanHeap) push(i int) {
+	h.idx = append(h.idx, i)
+	c := len(h.idx) - 1
+	for c > 0 {
+		p := (c - 1) / 2
+		if !h.above(h.idx[c], h.idx[p]) {
+			break
+		}
+		h.idx[c], h.idx[p] = h.idx[p], h.idx[c]
+		c = p
+	}
+}
+
+func (h *spanHeap) pop() {
+	n := len(h.idx) - 1
+	h.idx[0] = h.idx[n]
+	h.idx = h.idx[:n]
+	p := 0
+	for {
+		l, r, top := 2*p+1, 2*p+2, p
+		if l < n && h.above(h.idx[l], h.idx[top]) {
+			top = l
+		}
+		if r < n && h.above(h.idx[r], h.idx[top]) {
+			top = r
+		}
+		if top == p {
+			return
+		}
+		h.idx[p], h.idx[top] = h.idx[top], h.idx[p]
+		p = top
 	}
 }
 
@@ -292,7 +479,7 @@ func extent(m *Model) (lo, hi int64) {
 				hi = s.EndNs
 			}
 		}
-		return lo, hi
+		return lo, max(lo, hi)
 	}
 	if len(m.Logs) > 0 {
 		return m.Logs[0].TimeNs, m.Logs[len(m.Logs)-1].TimeNs
@@ -317,25 +504,57 @@ func interleave(m *Model) []Event {
 	return ev
 }
 
+// SpanIndex returns the index in m.Spans of the span with this ID, so that
+// callers holding a span ID from a query or a link find its node without
+// scanning.
+func (m *Model) SpanIndex(spanID string) (int, bool) {
+	if spanID == "" {
+		return 0, false
+	}
+	if m.spanIndex == nil {
+		// Never filled in here: a model may be read from several goroutines.
+		for i := range m.Spans {
+			if m.Spans[i].SpanID == spanID {
+				return i, true
+			}
+		}
+		return 0, false
+	}
+	i, ok := m.spanIndex[spanID]
+	return i, ok
+}
+
+// SpanLogs returns the logs attached to one span, in time order (nil for an
+// unknown span), for queryType logs with a spanId.
+func (m *Model) SpanLogs(spanID string) []Log {
+	i, ok := m.SpanIndex(spanID)
+	if !ok {
+		return nil
+	}
+	out := make([]Log, len(m.Spans[i].Logs))
+	for k, li := range m.Spans[i].Logs {
+		out[k] = m.Logs[li]
+	}
+	return out
+}
+
 // ForSpan returns a model holding only the logs attached to one span (the
-// span itself kept for context), for queryType logs with a spanId.
+// span itself kept for context), for queryType logs with a spanId; an
+// unknown span gives a model without spans or logs.
 func (m *Model) ForSpan(spanID string) *Model {
 	out := &Model{TraceID: m.TraceID, StartNs: m.StartNs, EndNs: m.EndNs}
-	for i := range m.Spans {
-		if m.Spans[i].SpanID != spanID {
-			continue
-		}
+	if i, ok := m.SpanIndex(spanID); ok {
 		s := m.Spans[i]
-		idx := make([]int, len(s.Logs))
-		for k, li := range s.Logs {
-			out.Logs = append(out.Logs, m.Logs[li])
-			idx[k] = k
+		out.Logs = m.SpanLogs(spanID)
+		s.Logs = make([]int, len(out.Logs))
+		for k := range s.Logs {
+			s.Logs[k] = k
 		}
-		s.Logs = idx
+		s.Depth = 0
 		out.Spans = []SpanNode{s}
-		break
 	}
+	out.spanIndex = indexSpans(out.Spans)
 	out.Events = interleave(out)
-	out.Summary = Summarize(out)
+	Summarize(out)
 	return out
 }

@@ -72,4 +72,8 @@ type Model struct {
 	Events []Event `json:"events"`
 	// Summary answers "which tier is slow?" and "what broke first?".
 	Summary *Summary `json:"summary"`
+
+	// spanIndex maps span IDs to indexes in Spans (first occurrence); Merge
+	// and ForSpan set it, a hand-built model without it is searched linearly.
+	spanIndex map[string]int
 }

@@ -1,0 +1,259 @@
+// Package tempo fetches one trace by ID from Grafana Tempo and converts it to
+// timeline spans. It speaks the v2 trace-by-ID API in protobuf, falls back to
+// v1 for older Tempo, accepts JSON when a server ignores Accept, and names
+// every failure (not found, upstream status, unreachable, timeout, decode) so
+// the plugin can turn it into a precise frame notice or health message.
+//
+// It deliberately does not import github.com/grafana/tempo (AGPL): the v2
+// envelope is unwrapped with protowire, the trace itself is OTLP and decoded
+// with pdata.
+package tempo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend/httpclient"
+	"github.com/grafana/grafana-plugin-sdk-go/backend/log"
+
+	"github.com/traceweave/traceweave/pkg/models"
+	"github.com/traceweave/traceweave/pkg/timeline"
+)
+
+// ErrAuth marks a health check that Tempo (or a proxy in front of it)
+// answered 401 or 403: the credentials or tenant are wrong, not the URL.
+var ErrAuth = errors.New("tempo rejected the credentials")
+
+const acceptProtobuf = "application/protobuf"
+
+// TimeRange restricts Tempo's block search to [Start, End]. Tempo takes
+// whole Unix seconds, so Start is rounded down and End up.
+type TimeRange struct {
+	Start, End time.Time
+}
+
+// Result is a decoded trace-by-ID answer.
+type Result struct {
+	// Trace holds the spans in Tempo's order; Tier is not yet assigned.
+	Trace timeline.Trace
+	// Partial is true when Tempo said the trace may be incomplete (status
+	// PARTIAL, e.g. a querier hit a limit); Message is Tempo's reason.
+	Partial bool
+	Message string
+	// API is APIv2 or APIv1: which endpoint answered.
+	API string
+}
+
+// Client talks to one Tempo. It is safe for concurrent use.
+type Client struct {
+	base    *url.URL
+	host    string
+	timeout time.Duration
+	http    *http.Client
+}
+
+// New builds a Client whose *http.Client comes from the SDK (timeouts, basic
+// auth or bearer token, X-Scope-OrgID, TLS, tracing, metrics, response size
+// limit: see models.HTTPUpstream.ClientOptions). An unusable URL wraps
+// models.ErrInvalidSettings.
+func New(cfg models.TempoSettings) (*Client, error) {
+	raw := strings.TrimRight(strings.TrimSpace(cfg.URL), "/")
+	if raw == "" {
+		return nil, fmt.Errorf("%w: tempo.url is empty", models.ErrInvalidSettings)
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("%w: tempo.url is not an http(s) URL such as http://tempo:3200", models.ErrInvalidSettings)
+	}
+	if u.User != nil {
+		return nil, fmt.Errorf("%w: tempo.url must not carry credentials; use basicAuthUser and the secure password", models.ErrInvalidSettings)
+	}
+	u.RawQuery, u.Fragment = "", ""
+	if u.Path == "" {
+		u.Path = "/" // so JoinPath yields absolute paths ("/ready", not "ready")
+	}
+	opts := cfg.ClientOptions()
+	hc, err := httpclient.New(opts)
+	if err != nil {
+		return nil, fmt.Errorf("creating the Tempo HTTP client: %w", err)
+	}
+	timeout := httpclient.DefaultTimeoutOptions.Timeout
+	if opts.Timeouts != nil {
+		timeout = opts.Timeouts.Timeout
+	}
+	return &Client{base: u, host: u.Host, timeout: timeout, http: hc}, nil
+}
+
+// Close releases idle connections; call it when the datasource instance is
+// disposed.
+func (c *Client) Close() { c.http.CloseIdleConnections() }
+
+// TraceByID fetches a trace. traceID is a normalised 32-hex ID (anything
+// NormalizeTraceID accepts is tolerated). tr, when non-nil, is sent as
+// start/end. It asks v2 first and falls back to v1 when v2 answers 404 (Tempo
+// before 2.6). An unknown trace is ErrTraceNotFound; a non-2xx answer is an
+// *UpstreamError; no answer is ErrUnreachable or ErrTimeout; an unreadable
+// body is ErrDecode.
+func (c *Client) TraceByID(ctx context.Context, traceID string, tr *TimeRange) (*Result, error) {
+	id, err := models.NormalizeTraceID(traceID)
+	if err != nil {
+		return nil, err
+	}
+	res, err := c.fetchTrace(ctx, APIv2, tr, "api", "v2", "traces", id)
+	var ue *UpstreamError
+	if errors.As(err, &ue) && ue.Status == http.StatusNotFound {
+		log.DefaultLogger.FromContext(ctx).Debug("Tempo has no v2 trace API, using v1", "host", c.host)
+		res, err = c.fetchTrace(ctx, APIv1, tr, "api", "traces", id)
+		if errors.As(err, &ue) && ue.Status == http.StatusNotFound {
+			// v1 answers 404 with an empty body for an unknown trace.
+			return nil, &traceNotFoundError{traceID: id}
+		}
+	}
+	if errors.Is(err, ErrTraceNotFound) {
+		return nil, &traceNotFoundError{traceID: id}
+	}
+	if err != nil {
+		return nil, err
+	}
+	res.Trace.TraceID = id
+	return res, nil
+}
+
+func (c *Client) fetchTrace(ctx context.Context, api string, tr *TimeRange, path ...string) (*Result, error) {
+	u := c.base.JoinPath(path...)
+	if tr != nil {
+		q := url.Values{}
+		q.Set("start", strconv.FormatInt(tr.Start.Unix(), 10))
+		end := tr.End.Unix()
+		if tr.End.Nanosecond() > 0 {
+			end++
+		}
+		q.Set("end", strconv.FormatInt(end, 10))
+		u.RawQuery = q.Encode()
+	}
+	resp, err := c.get(ctx, u, acceptProtobuf)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return nil, readUpstreamError(resp)
+	}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, c.transportError(ctx, "reading the answer from", err)
+	}
+	return Decode(api, resp.Header.Get("Content-Type"), body)
+}
+
+// CheckHealth asks Tempo's /api/echo (the endpoint Grafana's own Tempo
+// datasource checks), with the configured auth and tenant; when a proxy or
+// an old Tempo has no /api/echo (404) it asks /ready. The error says what is
+// wrong: ErrUnreachable/ErrTimeout (host), ErrAuth (401/403, credentials or
+// tenant), or an *UpstreamError for any other status.
+func (c *Client) CheckHealth(ctx context.Context) error {
+	err := c.probe(ctx, "api", "echo")
+	var ue *UpstreamError
+	if errors.As(err, &ue) && ue.Status == http.StatusNotFound {
+		err = c.probe(ctx, "ready")
+	}
+	return err
+}
+
+func (c *Client) probe(ctx context.Context, path ...string) error {
+	u := c.base.JoinPath(path...)
+	resp, err := c.get(ctx, u, "")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+		return nil
+	}
+	ue := readUpstreamError(resp)
+	if ue.Status == http.StatusUnauthorized || ue.Status == http.StatusForbidden {
+		return &requestError{
+			kind:  ErrAuth,
+			msg:   fmt.Sprintf("Tempo at %s refused access (%d %s): check the basic auth user and password, the bearer token or the tenant", c.host, ue.Status, http.StatusText(ue.Status)),
+			cause: ue,
+		}
+	}
+	return &requestError{
+		msg:   fmt.Sprintf("Tempo at %s is not healthy: GET %s", c.host, u.EscapedPath()),
+		cause: ue,
+	}
+}
+
+func (c *Client) get(ctx context.Context, u *url.URL, accept string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("building the Tempo request: %w", err)
+	}
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, c.transportError(ctx, "connecting to", err)
+	}
+	return resp, nil
+}
+
+// transportError classifies a failed exchange. The *url.Error is unwrapped
+// so the message names the host once and no URL; credentials never appear
+// because they travel in headers, and New rejects URLs with userinfo.
+func (c *Client) transportError(ctx context.Context, doing string, err error) error {
+	cause := err
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		cause = uerr.Err
+	}
+	if ctxErr := ctx.Err(); errors.Is(ctxErr, context.Canceled) {
+		return fmt.Errorf("request to Tempo at %s cancelled: %w", c.host, ctxErr)
+	}
+	var nerr net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &nerr) && nerr.Timeout()) {
+		return &requestError{
+			kind:  ErrTimeout,
+			msg:   fmt.Sprintf("Tempo at %s did not answer within %s", c.host, c.timeout),
+			cause: cause,
+		}
+	}
+	return &requestError{
+		kind:  ErrUnreachable,
+		msg:   fmt.Sprintf("%s Tempo at %s failed", doing, c.host),
+		cause: cause,
+	}
+}
+
+// requestError is a classified failure: it is errors.Is its kind (one of the
+// named errors, or nil) and wraps the underlying cause, so SDK helpers such
+// as backend.IsDownstreamHTTPError still see the net.OpError inside.
+type requestError struct {
+	kind  error
+	msg   string
+	cause error
+}
+
+func (e *requestError) Error() string { return e.msg + ": " + e.cause.Error() }
+
+func (e *requestError) Unwrap() []error {
+	if e.kind == nil {
+		return []error{e.cause}
+	}
+	return []error{e.kind, e.cause}
+}
+
+func readUpstreamError(resp *http.Response) *UpstreamError {
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody+1))
+	return newUpstreamError(resp.StatusCode, body)
+}
