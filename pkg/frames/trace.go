@@ -102,7 +102,7 @@ func Trace(m *timeline.Model, opts Options) *data.Frame {
 		libraryVers = append(libraryVers, s.ScopeVersion)
 		traceStates = append(traceStates, s.TraceState)
 		serviceTags = append(serviceTags, traceJSON(keyValuesOrEmpty(s.ResourceAttrs)))
-		startTimes = append(startTimes, float64(s.StartNs)/1e6)
+		startTimes = append(startTimes, epochMillis(s.StartNs))
 		durations = append(durations, float64(s.DurationNs())/1e6)
 		logCells = append(logCells, traceJSON(spanLogs(s, logs)))
 		references = append(references, traceJSON(spanReferences(s.Links)))
@@ -170,7 +170,7 @@ func traceKind(kind string) string {
 func spanLogs(s *timeline.SpanNode, logs []timeline.Log) []traceLog {
 	out := make([]traceLog, 0, len(s.Events)+len(s.Logs))
 	for _, e := range s.Events {
-		out = append(out, traceLog{Timestamp: float64(e.TimeNs) / 1e6, Name: e.Name, Fields: keyValuesOrEmpty(e.Attrs)})
+		out = append(out, traceLog{Timestamp: epochMillis(e.TimeNs), Name: e.Name, Fields: keyValuesOrEmpty(e.Attrs)})
 	}
 	for _, idx := range s.Logs {
 		if idx < 0 || idx >= len(logs) {
@@ -186,7 +186,7 @@ func spanLogs(s *timeline.SpanNode, logs []timeline.Log) []traceLog {
 			fields = append(fields, timeline.KeyValue{Key: "service", Value: l.Service})
 		}
 		fields = append(fields, timeline.KeyValue{Key: "attach", Value: l.Attach})
-		out = append(out, traceLog{Timestamp: float64(l.TimeNs) / 1e6, Name: traceLogName, Fields: fields})
+		out = append(out, traceLog{Timestamp: epochMillis(l.TimeNs), Name: traceLogName, Fields: fields})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Timestamp < out[j].Timestamp })
 	return out
@@ -243,3 +243,9 @@ func traceJSON(v any) json.RawMessage {
 	}
 	return b
 }
+
+// epochMillis converts epoch nanoseconds to the float milliseconds the trace
+// view reads. Dividing the whole nanosecond count by 1e6 loses precision at
+// today's epoch (130.000 ms became 129.9998); splitting at the microsecond
+// keeps the value exact to the microsecond.
+func epochMillis(ns int64) float64 { return float64(ns/1e3) / 1e3 }
