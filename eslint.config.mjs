@@ -33,6 +33,18 @@ export default defineConfig([
       'playwright/.auth/',
       '**/.idea',
       '**/.eslintcache',
+      // Not front-end code: the Go backend, demo services, deployment, docs
+      // and the repo-local toolchain.
+      '.tools/',
+      'pkg/',
+      'cmd/',
+      'internal/',
+      'demo/',
+      'deploy/',
+      'docs/',
+      'provisioning/',
+      'test/',
+      '.ci/',
     ],
   },
   ...baseConfig,

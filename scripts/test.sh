@@ -18,16 +18,15 @@ if [ -n "$unformatted" ]; then echo "gofmt would change:"; echo "$unformatted"; 
 go vet ./...
 (cd demo && go vet ./...)
 
-step "front end: typecheck, lint, jest, build"
-bash scripts/frontend.sh
+step "front end: typecheck, lint, jest"
+bash scripts/frontend.sh typecheck lint test:ci
 
-step "backend build (mage build:linux)"
-go run github.com/magefile/mage@v1.17.2 -v build:linux
-test -x dist/gpx_traceweave_linux_amd64
-test -f dist/plugin.json && test -f dist/module.js
+step "build: front end, backend (mage build:linux), CLI"
+bash scripts/build.sh
 
 step "go test -race (plugin, with the built binary)"
-TRACEWEAVE_BINARY="$root/dist/gpx_traceweave_linux_amd64" go test -race -count=1 ./...
+bin=$(ls "$root"/dist/gpx_traceweave_linux_* | head -n 1)
+TRACEWEAVE_BINARY="$bin" go test -race -count=1 ./...
 
 step "demo services against MariaDB and Redis"
 bash demo/scripts/start-test-dbs.sh

@@ -1,34 +1,113 @@
 import { DataSourceJsonData } from '@grafana/data';
 import { DataQuery } from '@grafana/schema';
 
-export interface MyQuery extends DataQuery {
-  queryText?: string;
-  constant: number;
+/** QueryType selects what the backend returns (DESIGN.md, "Query model"). */
+export type QueryType = 'timeline' | 'logs';
+
+/** Source names an upstream a query may read. */
+export type Source = 'tempo' | 'loki' | 'kafka';
+
+/** Query is one panel target: the JSON the backend decodes in pkg/models/query.go. */
+export interface Query extends DataQuery {
+  queryType?: QueryType;
+  /** Trace ID as hex (1–32 digits; the backend left-pads to 32). May hold a template variable. */
+  traceId: string;
+  /** Optional span ID as hex (1–16 digits): with queryType "logs", only that span's logs. */
+  spanId?: string;
+  /** Sources to read; empty or absent means every configured source. */
+  sources?: Source[];
+  /**
+   * What internal links from other datasources send: a Loki derived field
+   * always arrives as {"query": "<value>"}. Used as the trace ID when
+   * traceId is empty (the backend does the same).
+   */
+  query?: string;
 }
 
-export const DEFAULT_QUERY: Partial<MyQuery> = {
-  constant: 6.5,
-};
-
-export interface DataPoint {
-  Time: number;
-  Value: number;
+/** HTTPUpstreamOptions are the settings Tempo and Loki share. */
+export interface HTTPUpstreamOptions {
+  url?: string;
+  tenant?: string;
+  basicAuthUser?: string;
+  /** Skip TLS certificate verification (self-signed test setups only). */
+  insecureSkipVerify?: boolean;
+  /** UID of a Grafana datasource of the same upstream, used only to build links. */
+  datasourceUid?: string;
+  /** Go duration string, e.g. "30s". */
+  timeout?: string;
 }
 
-export interface DataSourceResponse {
-  datapoints: DataPoint[];
+export interface TempoOptions extends HTTPUpstreamOptions {
+  searchTimeRange?: boolean;
 }
 
-/**
- * These are options configured for each DataSource instance
- */
-export interface MyDataSourceOptions extends DataSourceJsonData {
-  path?: string;
+export type TraceFilterMode = 'auto' | 'structured' | 'line';
+
+export interface LokiOptions extends HTTPUpstreamOptions {
+  selector?: string;
+  traceFilter?: TraceFilterMode;
+  maxLines?: number;
+  maxTotalLines?: number;
 }
 
-/**
- * Value that is used in the backend, but never sent over HTTP to the frontend
- */
-export interface MySecureJsonData {
-  apiKey?: string;
+export type KafkaEncoding = 'otlp_proto' | 'otlp_json' | 'raw' | 'json' | 'text';
+export type KafkaHasher = 'sarama_compat' | 'murmur2';
+export type SASLMechanism = '' | 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
+
+export interface KafkaTopic {
+  name: string;
+  encoding: KafkaEncoding;
+  keyedByTraceId?: boolean;
+  hasher?: KafkaHasher;
 }
+
+export interface KafkaOptions {
+  brokers?: string[];
+  topics?: KafkaTopic[];
+  sasl?: { mechanism?: SASLMechanism; username?: string };
+  tls?: { enabled?: boolean; insecureSkipVerify?: boolean };
+  maxRecords?: number;
+  maxBytes?: number;
+}
+
+export interface WindowOptions {
+  /** Go duration string: padding before the trace's first span. */
+  before?: string;
+  /** Go duration string: padding after the trace's last span (covers export delay). */
+  after?: string;
+}
+
+export type Tier = 'proxy' | 'go' | 'rails' | 'mysql' | 'redis' | 'other';
+
+/** TierMatch selects spans by one attribute (span first, then resource); set exactly one of value or regex. */
+export interface TierMatch {
+  attribute: string;
+  value?: string;
+  /** Go (RE2) regular expression. */
+  regex?: string;
+}
+
+export interface TierRule {
+  tier: Tier;
+  match: TierMatch;
+}
+
+/** Options is the datasource jsonData (DESIGN.md, "Public contract"). */
+export interface Options extends DataSourceJsonData {
+  tempo?: TempoOptions;
+  loki?: LokiOptions;
+  kafka?: KafkaOptions;
+  window?: WindowOptions;
+  tiers?: TierRule[];
+}
+
+/** SecureJsonData holds the secrets; Grafana never sends them back to the browser. */
+export interface SecureJsonData {
+  tempoPassword?: string;
+  tempoBearerToken?: string;
+  lokiPassword?: string;
+  lokiBearerToken?: string;
+  kafkaPassword?: string;
+}
+
+export type SecureKey = keyof SecureJsonData;

@@ -1,71 +1,35 @@
-import React, { ChangeEvent } from 'react';
-import { InlineField, Input, SecretInput } from '@grafana/ui';
-import { DataSourcePluginOptionsEditorProps } from '@grafana/data';
-import { MyDataSourceOptions, MySecureJsonData } from '../types';
+import React from 'react';
+import { DataSourceDescription } from '@grafana/plugin-ui';
+import { Divider, Stack } from '@grafana/ui';
 
-interface Props extends DataSourcePluginOptionsEditorProps<MyDataSourceOptions, MySecureJsonData> {}
+import { ConfigProps } from './config/helpers';
+import { KafkaSettings } from './config/KafkaSettings';
+import { LokiSettings } from './config/LokiSettings';
+import { TempoSettings } from './config/TempoSettings';
+import { TiersSettings } from './config/TiersSettings';
+import { WindowSettings } from './config/WindowSettings';
 
-export function ConfigEditor(props: Props) {
-  const { onOptionsChange, options } = props;
-  const { jsonData, secureJsonFields, secureJsonData } = options;
+export const DOCS_URL = 'https://github.com/traceweave/traceweave#configuration';
 
-  const onPathChange = (event: ChangeEvent<HTMLInputElement>) => {
-    onOptionsChange({
-      ...options,
-      jsonData: {
-        ...jsonData,
-        path: event.target.value,
-      },
-    });
-  };
-
-  // Secure field (only sent to the backend)
-  const onAPIKeyChange = (event: ChangeEvent<HTMLInputElement>) => {
-    onOptionsChange({
-      ...options,
-      secureJsonData: {
-        apiKey: event.target.value,
-      },
-    });
-  };
-
-  const onResetAPIKey = () => {
-    onOptionsChange({
-      ...options,
-      secureJsonFields: {
-        ...options.secureJsonFields,
-        apiKey: false,
-      },
-      secureJsonData: {
-        ...options.secureJsonData,
-        apiKey: '',
-      },
-    });
-  };
-
+/**
+ * ConfigEditor edits the datasource settings (jsonData and secureJsonData of
+ * the public contract in DESIGN.md). Every source is optional: a source without
+ * a URL (Tempo, Loki) or brokers (Kafka) is not queried.
+ */
+export function ConfigEditor(props: ConfigProps) {
   return (
-    <>
-      <InlineField label="Path" labelWidth={14} interactive tooltip={'Json field returned to frontend'}>
-        <Input
-          id="config-editor-path"
-          onChange={onPathChange}
-          value={jsonData.path}
-          placeholder="Enter the path, e.g. /api/v1"
-          width={40}
-        />
-      </InlineField>
-      <InlineField label="API Key" labelWidth={14} interactive tooltip={'Secure json field (backend only)'}>
-        <SecretInput
-          required
-          id="config-editor-api-key"
-          isConfigured={secureJsonFields.apiKey}
-          value={secureJsonData?.apiKey}
-          placeholder="Enter your API key"
-          width={40}
-          onReset={onResetAPIKey}
-          onChange={onAPIKeyChange}
-        />
-      </InlineField>
-    </>
+    <Stack direction="column" gap={2}>
+      <DataSourceDescription dataSourceName="Traceweave" docsLink={DOCS_URL} hasRequiredFields={false} />
+      <Divider />
+      <TempoSettings {...props} />
+      <Divider />
+      <LokiSettings {...props} />
+      <Divider />
+      <KafkaSettings {...props} />
+      <Divider />
+      <WindowSettings {...props} />
+      <Divider />
+      <TiersSettings {...props} />
+    </Stack>
   );
 }

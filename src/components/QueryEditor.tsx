@@ -1,45 +1,196 @@
-import React, { ChangeEvent } from 'react';
-import { InlineField, Input, Stack } from '@grafana/ui';
-import { QueryEditorProps } from '@grafana/data';
+import React, { ClipboardEvent, KeyboardEvent, useRef, useState } from 'react';
+import { QueryEditorProps, SelectableValue } from '@grafana/data';
+import { ComboboxOption, InlineField, InlineFieldRow, Input, MultiCombobox, RadioButtonGroup, Stack, Text } from '@grafana/ui';
+
 import { DataSource } from '../datasource';
-import { MyDataSourceOptions, MyQuery } from '../types';
+import { MAX_SPAN_ID_HEX, normalizeSpanId, parseTraceInput, ParsedTraceInput, validateHexId } from '../traceId';
+import { Options, Query, QueryType, Source } from '../types';
 
-type Props = QueryEditorProps<DataSource, MyQuery, MyDataSourceOptions>;
+type Props = QueryEditorProps<DataSource, Query, Options>;
 
-export function QueryEditor({ query, onChange, onRunQuery }: Props) {
-  const onQueryTextChange = (event: ChangeEvent<HTMLInputElement>) => {
-    onChange({ ...query, queryText: event.target.value });
-  };
+const QUERY_TYPE_OPTIONS: Array<SelectableValue<QueryType>> = [
+  { label: 'Timeline', value: 'timeline', description: 'Trace, logs and the merged timeline' },
+  { label: 'Logs', value: 'logs', description: 'Only the logs (of one span when a span ID is set)' },
+];
 
-  const onConstantChange = (event: ChangeEvent<HTMLInputElement>) => {
-    onChange({ ...query, constant: parseFloat(event.target.value) });
-    // executes the query
+const SOURCE_LABELS: Record<Source, string> = { tempo: 'Tempo', loki: 'Loki', kafka: 'Kafka' };
+
+function describeExtraction(p: ParsedTraceInput): string | undefined {
+  if (p.error || (p.kind !== 'traceparent' && p.kind !== 'url')) {
+    return undefined;
+  }
+  const from = p.kind === 'traceparent' ? 'traceparent header' : 'URL';
+  return `Trace ID taken from the ${from}${p.spanId ? `, span ID ${p.spanId}` : ''}.`;
+}
+
+/**
+ * QueryEditor asks for a trace ID (hex, a traceparent header or a trace URL),
+ * what to return and from which sources. It runs the query on blur or Enter,
+ * never on each keystroke.
+ */
+export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) {
+  const [traceInput, setTraceInput] = useState(query.traceId ?? '');
+  const [spanInput, setSpanInput] = useState(query.spanId ?? '');
+  const [note, setNote] = useState<string>();
+  const lastRun = useRef<string | undefined>(undefined);
+
+  // Follow changes made outside the editor (query history, links, another
+  // tab): adjust state while rendering, as React recommends over an effect.
+  const [seen, setSeen] = useState({ traceId: query.traceId, spanId: query.spanId });
+  if (seen.traceId !== query.traceId || seen.spanId !== query.spanId) {
+    setSeen({ traceId: query.traceId, spanId: query.spanId });
+    setTraceInput(query.traceId ?? '');
+    setSpanInput(query.spanId ?? '');
+  }
+
+  const traceError = parseTraceInput(traceInput).error;
+  const spanError = validateHexId(normalizeSpanId(spanInput), MAX_SPAN_ID_HEX, 'span');
+
+  const run = (next: Query, force: boolean) => {
+    const key = JSON.stringify(next);
+    if (!force && key === lastRun.current) {
+      return;
+    }
+    lastRun.current = key;
     onRunQuery();
   };
 
-  const { queryText, constant } = query;
+  /** commit stores what the inputs hold; it runs the query when the IDs are valid. */
+  const commit = (rawTrace: string, rawSpan: string, force: boolean) => {
+    const parsed = parseTraceInput(rawTrace);
+    const spanId = parsed.spanId ?? normalizeSpanId(rawSpan);
+    if (parsed.error) {
+      onChange({ ...query, traceId: rawTrace.trim(), spanId: spanId || undefined });
+      return;
+    }
+    const next: Query = { ...query, traceId: parsed.traceId, spanId: spanId || undefined };
+    setTraceInput(parsed.traceId);
+    setSpanInput(spanId);
+    setNote(describeExtraction(parsed) ?? note);
+    onChange(next);
+    if (next.traceId !== '' && !validateHexId(spanId, MAX_SPAN_ID_HEX, 'span')) {
+      run(next, force);
+    }
+  };
+
+  const onKeyDown = (e: KeyboardEvent<HTMLInputElement>) => {
+    if (e.key === 'Enter') {
+      e.preventDefault();
+      commit(traceInput, spanInput, true);
+    }
+  };
+
+  // A pasted traceparent or URL becomes the bare ID at once, so the user sees what will be queried.
+  const onPasteTrace = (e: ClipboardEvent<HTMLInputElement>) => {
+    const text = e.clipboardData.getData('text/plain') || e.clipboardData.getData('text');
+    const parsed = parseTraceInput(text);
+    if (!parsed.error && (parsed.kind === 'traceparent' || parsed.kind === 'url')) {
+      e.preventDefault();
+      setTraceInput(parsed.traceId);
+      if (parsed.spanId) {
+        setSpanInput(parsed.spanId);
+      }
+      setNote(describeExtraction(parsed));
+      onChange({ ...query, traceId: parsed.traceId, spanId: parsed.spanId ?? (query.spanId || undefined) });
+    }
+  };
+
+  const configured = datasource.configuredSources();
+  const selected = query.sources ?? [];
+  const sourceOptions: Array<ComboboxOption<Source>> = [
+    ...configured.map((s) => ({ label: SOURCE_LABELS[s], value: s })),
+    ...selected
+      .filter((s) => !configured.includes(s))
+      .map((s) => ({ label: `${SOURCE_LABELS[s] ?? s} (not configured)`, value: s })),
+  ];
+
+  const setAndRun = (next: Query) => {
+    onChange(next);
+    if ((next.traceId ?? '') !== '' && !traceError && !spanError) {
+      run(next, true);
+    }
+  };
 
   return (
-    <Stack gap={0}>
-      <InlineField label="Constant">
-        <Input
-          id="query-editor-constant"
-          onChange={onConstantChange}
-          value={constant}
-          width={8}
-          type="number"
-          step="0.1"
-        />
-      </InlineField>
-      <InlineField label="Query Text" labelWidth={16} tooltip="Not used yet">
-        <Input
-          id="query-editor-query-text"
-          onChange={onQueryTextChange}
-          value={queryText || ''}
-          required
-          placeholder="Enter a query"
-        />
-      </InlineField>
+    <Stack direction="column" gap={0}>
+      <InlineFieldRow>
+        <InlineField
+          label="Trace ID"
+          labelWidth={14}
+          grow
+          tooltip="Hex trace ID (1–32 digits). You can also paste a W3C traceparent header (00-<trace>-<span>-01) or a Tempo, Jaeger or Grafana Explore trace URL: the ID is taken from it. Runs on Enter or when the field loses focus."
+          invalid={Boolean(traceError)}
+          error={traceError}
+        >
+          <Input
+            id="traceweave-trace-id"
+            placeholder="4bf92f3577b34da6a3ce929d0e0e4736, a traceparent or a trace URL"
+            value={traceInput}
+            spellCheck={false}
+            autoComplete="off"
+            onChange={(e) => {
+              setTraceInput(e.currentTarget.value);
+              setNote(undefined);
+            }}
+            onPaste={onPasteTrace}
+            onBlur={(e) => commit(e.currentTarget.value, spanInput, false)}
+            onKeyDown={onKeyDown}
+          />
+        </InlineField>
+        <InlineField
+          label="Query type"
+          tooltip="Timeline: the trace, its logs and the merged timeline. Logs: only the logs frame (of one span when a span ID is set). Default: Timeline."
+        >
+          <RadioButtonGroup<QueryType>
+            options={QUERY_TYPE_OPTIONS}
+            value={query.queryType ?? 'timeline'}
+            onChange={(v) => setAndRun({ ...query, queryType: v })}
+          />
+        </InlineField>
+      </InlineFieldRow>
+      {note && (
+        <Text color="secondary" variant="bodySmall" element="p">
+          {note}
+        </Text>
+      )}
+      <InlineFieldRow>
+        <InlineField
+          label="Span ID"
+          labelWidth={14}
+          tooltip="Optional hex span ID (at most 16 digits). With query type Logs, only that span's logs are returned. Default: none (whole trace)."
+          invalid={Boolean(spanError)}
+          error={spanError}
+        >
+          <Input
+            id="traceweave-span-id"
+            width={24}
+            placeholder="optional"
+            value={spanInput}
+            spellCheck={false}
+            autoComplete="off"
+            onChange={(e) => setSpanInput(e.currentTarget.value)}
+            onBlur={(e) => commit(traceInput, e.currentTarget.value, false)}
+            onKeyDown={onKeyDown}
+          />
+        </InlineField>
+        <InlineField
+          label="Sources"
+          tooltip="Sources to read; only those configured in this data source are offered. Default: all configured sources."
+        >
+          <MultiCombobox<Source>
+            id="traceweave-sources"
+            width={40}
+            options={sourceOptions}
+            value={selected}
+            disabled={configured.length === 0 && selected.length === 0}
+            placeholder={configured.length === 0 ? 'No source configured' : 'All configured sources'}
+            onChange={(v) => {
+              const sources = v.map((o) => o.value);
+              setAndRun({ ...query, sources: sources.length > 0 ? sources : undefined });
+            }}
+          />
+        </InlineField>
+      </InlineFieldRow>
     </Stack>
   );
 }

@@ -1,0 +1,290 @@
+import React, { useState } from 'react';
+import { DataSourceSettings } from '@grafana/data';
+import { render, screen, within } from '@testing-library/react';
+import userEvent, { PointerEventsCheckLevel } from '@testing-library/user-event';
+
+import { DEFAULT_TIER_RULES } from '../defaults';
+import { Options, SecureJsonData } from '../types';
+import { ConfigEditor } from './ConfigEditor';
+
+// The real picker needs a running Grafana (its datasource service); a plain
+// input with the same contract stands in for it.
+jest.mock('@grafana/runtime', () => ({
+  ...jest.requireActual('@grafana/runtime'),
+  DataSourcePicker: (props: { inputId?: string; type?: string; onChange: (ds: { uid: string }) => void }) => (
+    <input
+      id={props.inputId}
+      data-type={props.type}
+      onChange={(e) => props.onChange({ uid: e.currentTarget.value })}
+    />
+  ),
+}));
+
+// The whole form re-renders on each keystroke, as in Grafana, and jsdom is
+// slow at it: on a busy CI machine a test takes far longer than Jest's
+// default 5 s. pointerEventsCheck is off because it calls getComputedStyle
+// (slow in jsdom with emotion's style sheets) on every click.
+jest.setTimeout(120_000);
+
+// Combobox virtualises its option list and renders only the rows that fit
+// its scroll element's clientHeight; jsdom lays nothing out (0), so give
+// elements a size while these tests run.
+beforeAll(() => {
+  for (const prop of ['clientHeight', 'clientWidth']) {
+    Object.defineProperty(HTMLElement.prototype, prop, { configurable: true, get: () => 400 });
+  }
+});
+afterAll(() => {
+  for (const prop of ['clientHeight', 'clientWidth']) {
+    delete (HTMLElement.prototype as unknown as Record<string, unknown>)[prop];
+  }
+});
+
+type Settings = DataSourceSettings<Options, SecureJsonData>;
+
+function settings(overrides: Partial<Settings> = {}): Settings {
+  return {
+    id: 1,
+    uid: 'traceweave',
+    orgId: 1,
+    name: 'Traceweave',
+    type: 'traceweave-timeline-datasource',
+    typeName: 'Traceweave',
+    typeLogoUrl: '',
+    access: 'proxy',
+    url: '',
+    user: '',
+    basicAuth: false,
+    basicAuthUser: '',
+    isDefault: false,
+    withCredentials: false,
+    readOnly: false,
+    jsonData: {},
+    secureJsonFields: {},
+    ...overrides,
+  } as Settings;
+}
+
+/** setup renders the editor the way Grafana does: it owns the state and re-renders on each change. */
+function setup(initial: Partial<Settings> = {}) {
+  const onOptionsChange = jest.fn<void, [Settings]>();
+  function Harness() {
+    const [options, setOptions] = useState(settings(initial));
+    return (
+      <ConfigEditor
+        options={options}
+        onOptionsChange={(o) => {
+          onOptionsChange(o);
+          setOptions(o);
+        }}
+      />
+    );
+  }
+  const user = userEvent.setup({ delay: null, pointerEventsCheck: PointerEventsCheckLevel.Never });
+  render(<Harness />);
+  const last = (): Settings => onOptionsChange.mock.calls[onOptionsChange.mock.calls.length - 1][0];
+  const region = (name: string) => within(screen.getByRole('region', { name: `${name} settings` }));
+  return { user, last, region, onOptionsChange };
+}
+
+describe('ConfigEditor', () => {
+  it('stores Tempo and Loki connection settings as the user types them', async () => {
+    const { user, last, region } = setup();
+    const tempo = region('Tempo');
+    await user.click(tempo.getByLabelText('URL'));
+    await user.paste('http://tempo:3200');
+    await user.type(tempo.getByLabelText('Tenant'), 'a');
+    await user.type(tempo.getByLabelText('Basic auth user'), 'gr');
+    await user.type(tempo.getByLabelText('Basic auth password'), 'pw');
+    await user.click(tempo.getByLabelText('Restrict search to query time range'));
+    await user.click(tempo.getByLabelText('Tempo data source for links'));
+    await user.paste('tempo-uid');
+
+    const loki = region('Loki');
+    await user.click(loki.getByLabelText('URL'));
+    await user.paste('http://loki:3100');
+    await user.type(loki.getByLabelText('Bearer token'), 'tok');
+    await user.click(loki.getByRole('radio', { name: 'Line contains' }));
+    await user.type(loki.getByLabelText('Max lines per request'), '1000');
+
+    expect(last().jsonData).toEqual({
+      tempo: {
+        url: 'http://tempo:3200',
+        tenant: 'a',
+        basicAuthUser: 'gr',
+        searchTimeRange: true,
+        datasourceUid: 'tempo-uid',
+      },
+      loki: { url: 'http://loki:3100', traceFilter: 'line', maxLines: 1000 },
+    });
+    expect(last().secureJsonData).toEqual({ tempoPassword: 'pw', lokiBearerToken: 'tok' });
+    expect(screen.queryByRole('alert')).not.toBeInTheDocument();
+  });
+
+  it('shows the defaults as placeholders', () => {
+    const { region } = setup();
+    expect(region('Loki').getByLabelText('Stream selector')).toHaveAttribute('placeholder', '{service_name=~".+"}');
+    expect(region('Window').getByLabelText('Before')).toHaveAttribute('placeholder', '30s');
+    expect(region('Window').getByLabelText('After')).toHaveAttribute('placeholder', '2m');
+    expect(region('Kafka').getByLabelText('Max records per query')).toHaveAttribute('placeholder', '5000000');
+  });
+
+  it('flags an invalid URL until it is fixed', async () => {
+    const { user, region } = setup();
+    const tempo = region('Tempo');
+    const url = tempo.getByLabelText('URL');
+    await user.click(url);
+    await user.paste('tempo:3200');
+    expect(tempo.getByText(/must start with http:\/\/ or https:\/\//)).toBeInTheDocument();
+    await user.clear(url);
+    await user.paste('http://tempo:3200');
+    expect(tempo.queryByText(/must start with http/)).not.toBeInTheDocument();
+  });
+
+  it('flags durations that are not Go durations', async () => {
+    const { user, region, last } = setup();
+    const win = region('Window');
+    await user.type(win.getByLabelText('Before'), '30');
+    expect(win.getByText(/"30" is not a duration/)).toBeInTheDocument();
+    await user.type(win.getByLabelText('Before'), 's');
+    expect(win.queryByText(/is not a duration/)).not.toBeInTheDocument();
+    await user.click(win.getByLabelText('After'));
+    await user.paste('1h30m');
+    expect(last().jsonData.window).toEqual({ before: '30s', after: '1h30m' });
+
+    await user.type(region('Loki').getByLabelText('Timeout'), '10 s');
+    expect(region('Loki').getByText(/"10 s" is not a duration/)).toBeInTheDocument();
+  });
+
+  it('flags a selector that is not a LogQL stream selector', async () => {
+    const { user, region } = setup();
+    const loki = region('Loki');
+    await user.click(loki.getByLabelText('Stream selector'));
+    await user.paste('service_name="api"');
+    expect(loki.getByText(/Not a LogQL stream selector/)).toBeInTheDocument();
+  });
+
+  it('adds brokers and flags one that is not host:port', async () => {
+    const { user, region, last } = setup();
+    const kafka = region('Kafka');
+    await user.type(kafka.getByLabelText('Brokers'), 'kafka:9092{Enter}');
+    await user.type(kafka.getByLabelText('Brokers'), 'kafka-2{Enter}');
+    expect(last().jsonData.kafka?.brokers).toEqual(['kafka:9092', 'kafka-2']);
+    expect(kafka.getByText(/"kafka-2" is not host:port/)).toBeInTheDocument();
+  });
+
+  it('adds, edits and removes Kafka topics', async () => {
+    const { user, region, last } = setup();
+    const kafka = region('Kafka');
+    expect(kafka.getByText(/No topic yet/)).toBeInTheDocument();
+
+    await user.click(kafka.getByRole('button', { name: 'Add topic' }));
+    await user.click(kafka.getByLabelText('Topic name'));
+    await user.paste('otlp_logs');
+    await user.click(kafka.getByLabelText('Keyed by trace ID'));
+    await user.click(kafka.getByRole('radio', { name: 'murmur2' }));
+
+    await user.click(kafka.getByRole('button', { name: 'Add topic' }));
+    const second = within(kafka.getByRole('group', { name: 'Topic #2' }));
+    await user.type(second.getByLabelText('Topic name'), 'audit');
+    await user.click(second.getByLabelText('Encoding'));
+    await user.click(await screen.findByRole('option', { name: /JSON lines/ }));
+
+    expect(last().jsonData.kafka?.topics).toEqual([
+      { name: 'otlp_logs', encoding: 'otlp_proto', keyedByTraceId: true, hasher: 'murmur2' },
+      { name: 'audit', encoding: 'json', keyedByTraceId: false },
+    ]);
+
+    await user.click(kafka.getByRole('button', { name: 'Remove topic otlp_logs' }));
+    expect(last().jsonData.kafka?.topics).toEqual([{ name: 'audit', encoding: 'json', keyedByTraceId: false }]);
+    expect(kafka.getAllByLabelText('Topic name')).toHaveLength(1);
+    expect(kafka.getByLabelText('Topic name')).toHaveValue('audit');
+  });
+
+  it('flags empty, illegal and duplicate topic names', async () => {
+    const { user, region } = setup({
+      jsonData: { kafka: { brokers: ['kafka:9092'], topics: [{ name: 'audit', encoding: 'json' }] } },
+    });
+    const kafka = region('Kafka');
+    await user.click(kafka.getByRole('button', { name: 'Add topic' }));
+    expect(kafka.getByText('Topic name is required')).toBeInTheDocument();
+
+    const second = kafka.getAllByLabelText('Topic name')[1];
+    await user.click(second);
+    await user.paste('bad topic');
+    expect(kafka.getByText(/"bad topic" is not a Kafka topic name/)).toBeInTheDocument();
+
+    await user.clear(second);
+    await user.type(second, 'audit');
+    expect(kafka.getByText('Topic "audit" is listed twice')).toBeInTheDocument();
+  });
+
+  it('resets a configured secret', async () => {
+    const { user, region, last } = setup({
+      jsonData: { tempo: { url: 'http://tempo:3200', basicAuthUser: 'grafana' } },
+      secureJsonFields: { tempoPassword: true, lokiPassword: true },
+    });
+    const tempo = region('Tempo');
+    expect(tempo.getByLabelText('Basic auth password')).toHaveValue('configured');
+
+    await user.click(tempo.getAllByRole('button', { name: 'Reset' })[0]);
+
+    expect(last().secureJsonFields).toEqual({ tempoPassword: false, lokiPassword: true });
+    expect(last().secureJsonData).toEqual({ tempoPassword: '' });
+    expect(tempo.getByLabelText('Basic auth password')).toHaveValue('');
+    expect(tempo.getByLabelText('Basic auth password')).toBeEnabled();
+  });
+
+  it('configures SASL and TLS and requires a SASL username', async () => {
+    const { user, region, last } = setup();
+    const kafka = region('Kafka');
+    await user.click(kafka.getByRole('radio', { name: 'SCRAM-SHA-512' }));
+    expect(kafka.getByText('A username is required with SASL SCRAM-SHA-512')).toBeInTheDocument();
+    await user.click(kafka.getByLabelText('SASL username'));
+    await user.paste('reader');
+    await user.type(kafka.getByLabelText('SASL password'), 'pw');
+    await user.click(kafka.getByLabelText('TLS'));
+    await user.type(kafka.getByLabelText('Max bytes per query'), '0');
+    expect(kafka.getByText('Must be a whole number of at least 1')).toBeInTheDocument();
+
+    expect(last().jsonData.kafka).toEqual({
+      sasl: { mechanism: 'SCRAM-SHA-512', username: 'reader' },
+      tls: { enabled: true },
+      maxBytes: 0,
+    });
+    expect(last().secureJsonData).toEqual({ kafkaPassword: 'pw' });
+  });
+
+  it('shows the default tier rules, and lets the user customise and reset them', async () => {
+    const { user, region, last } = setup();
+    const tiers = region('Tier');
+    await user.click(tiers.getByRole('button', { name: 'Expand section Tiers' }));
+    expect(tiers.getByText(/Default rules/)).toBeInTheDocument();
+    expect(tiers.getAllByRole('group', { name: /Tier rule/ })).toHaveLength(DEFAULT_TIER_RULES.length);
+    expect(tiers.getAllByLabelText('Attribute')[0]).toHaveValue('db.system');
+    expect(tiers.getAllByLabelText('Attribute')[0]).toBeDisabled();
+
+    await user.click(tiers.getByRole('button', { name: 'Customize rules' }));
+    expect(last().jsonData.tiers).toEqual(DEFAULT_TIER_RULES);
+
+    await user.click(tiers.getByRole('button', { name: 'Remove rule 1' }));
+    await user.click(tiers.getByRole('button', { name: 'Add rule' }));
+    const rules = tiers.getAllByRole('group', { name: /Tier rule/ });
+    const added = within(rules[rules.length - 1]);
+    await user.clear(added.getByLabelText('Attribute'));
+    await user.paste('k8s.namespace.name');
+    await user.click(added.getByRole('radio', { name: 'matches regex' }));
+    await user.click(added.getByLabelText('Regex'));
+    await user.paste('(unclosed');
+    expect(added.getByText(/not a valid regular expression/)).toBeInTheDocument();
+
+    const got = last().jsonData.tiers ?? [];
+    expect(got).toHaveLength(DEFAULT_TIER_RULES.length);
+    expect(got[0]).toEqual(DEFAULT_TIER_RULES[1]);
+    expect(got[got.length - 1]).toEqual({ tier: 'other', match: { attribute: 'k8s.namespace.name', regex: '(unclosed' } });
+
+    await user.click(tiers.getByRole('button', { name: 'Reset to defaults' }));
+    expect(last().jsonData.tiers).toBeUndefined();
+    expect(DEFAULT_TIER_RULES[0]).toEqual({ tier: 'mysql', match: { attribute: 'db.system', value: 'mysql' } });
+  });
+});

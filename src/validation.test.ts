@@ -1,0 +1,99 @@
+import {
+  validateBroker,
+  validateDuration,
+  validateGoRegex,
+  validatePositiveInt,
+  validateSelector,
+  validateTopicName,
+  validateUrl,
+} from './validation';
+
+const SEL = '{service_name=~".+"}';
+
+describe('validateUrl', () => {
+  it.each(['', 'http://tempo:3200', 'https://tempo.example.com/prefix/', 'http://[::1]:3100'])('accepts %j', (u) => {
+    expect(validateUrl(u, 'http://tempo:3200')).toBeUndefined();
+  });
+  it.each([
+    ['tempo:3200', /http:\/\/ or https:\/\//],
+    ['ftp://tempo', /http:\/\/ or https:\/\//],
+    ['http//tempo', /Not a URL/],
+    ['http://user:pw@tempo:3200', /credentials/],
+  ])('rejects %j', (u, msg) => {
+    expect(validateUrl(u, 'http://tempo:3200')).toMatch(msg);
+  });
+});
+
+describe('validateDuration', () => {
+  it.each(['', '0', '30s', '2m', '1h30m', '500ms', '1.5h', '10us', '3µs', '100ns'])('accepts %j', (d) => {
+    expect(validateDuration(d)).toBeUndefined();
+  });
+  it.each(['30', 'abc', '2 m', '-5s', '1d', 's'])('rejects %j', (d) => {
+    expect(validateDuration(d)).toMatch(/is not a duration/);
+  });
+});
+
+describe('validatePositiveInt', () => {
+  it('accepts unset and whole numbers ≥ 1', () => {
+    expect(validatePositiveInt(undefined)).toBeUndefined();
+    expect(validatePositiveInt(5000)).toBeUndefined();
+  });
+  it.each([0, -1, 1.5, NaN])('rejects %p', (n) => {
+    expect(validatePositiveInt(n)).toBeDefined();
+  });
+});
+
+describe('validateTopicName', () => {
+  it.each(['otlp_logs', 'audit', 'a.b-c_D9', 'x'.repeat(249)])('accepts %j', (t) => {
+    expect(validateTopicName(t)).toBeUndefined();
+  });
+  it.each([
+    ['', /required/],
+    ['  ', /required/],
+    ['bad topic', /not a Kafka topic name/],
+    ['.', /not a Kafka topic name/],
+    ['..', /not a Kafka topic name/],
+    ['x'.repeat(250), /not a Kafka topic name/],
+    ['logs/*', /not a Kafka topic name/],
+  ])('rejects %j', (t, msg) => {
+    expect(validateTopicName(t)).toMatch(msg);
+  });
+});
+
+describe('validateBroker', () => {
+  it.each(['kafka:9092', 'b-1.msk.amazonaws.com:9094', '10.0.0.1:9092', '[::1]:9092'])('accepts %j', (b) => {
+    expect(validateBroker(b)).toBeUndefined();
+  });
+  it.each(['kafka', 'kafka:', ':9092', 'kafka:99999', 'PLAINTEXT://kafka:9092', 'kafka:abc'])('rejects %j', (b) => {
+    expect(validateBroker(b)).toBeDefined();
+  });
+});
+
+describe('validateSelector', () => {
+  it.each(['', SEL, '{job="app"}', '{ service_name = "api" , env!="dev" }', '{app=~"a|b", ns="x"}'])(
+    'accepts %j',
+    (s) => {
+      expect(validateSelector(s, SEL)).toBeUndefined();
+    }
+  );
+  it.each([
+    ['service_name="api"', /Not a LogQL stream selector/],
+    ['{}', /Not a LogQL stream selector/],
+    ['{job=api}', /Not a LogQL stream selector/],
+    ['{job="api"} |= "x"', /Not a LogQL stream selector/],
+    ['{job=~".*"}', /must not match the empty string/],
+    ['{job=""}', /must not match the empty string/],
+    ['{job!="x"}', /must not match the empty string/],
+  ])('rejects %j', (s, msg) => {
+    expect(validateSelector(s, SEL)).toMatch(msg);
+  });
+});
+
+describe('validateGoRegex', () => {
+  it.each(['(?i)^redis', '(?i)proxy|gateway|nginx|envoy', '(?P<name>a+)', ''])('accepts %j', (r) => {
+    expect(validateGoRegex(r)).toBeUndefined();
+  });
+  it('rejects an unbalanced regex', () => {
+    expect(validateGoRegex('(abc')).toMatch(/not a valid regular expression/);
+  });
+});

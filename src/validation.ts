@@ -1,0 +1,137 @@
+// Inline validation for the config editor. Each function returns a message
+// for the user, or undefined when the value is valid. Empty values are valid:
+// they mean "use the default" or "source not used". The rules follow
+// Settings.Validate in pkg/models/settings.go, which has the final word.
+
+const DURATION_RE = /^(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+$/;
+
+/** validateUrl accepts http(s)://host[:port][/path] without credentials. */
+export function validateUrl(raw: string | undefined, example: string): string | undefined {
+  const s = (raw ?? '').trim();
+  if (s === '') {
+    return undefined;
+  }
+  let u: URL;
+  try {
+    u = new URL(s);
+  } catch {
+    return `Not a URL: use http(s)://host:port, e.g. ${example}`;
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') {
+    return `The URL must start with http:// or https://, e.g. ${example}`;
+  }
+  if (u.hostname === '') {
+    return `The URL has no host, e.g. ${example}`;
+  }
+  if (u.username || u.password) {
+    return 'Put credentials in the basic auth user and password fields, not in the URL';
+  }
+  return undefined;
+}
+
+/** validateDuration accepts a non-negative Go duration string such as 30s, 2m, 1h30m or 500ms. */
+export function validateDuration(raw: string | undefined): string | undefined {
+  const s = (raw ?? '').trim();
+  if (s === '' || s === '0') {
+    return undefined;
+  }
+  if (!DURATION_RE.test(s)) {
+    return `"${s}" is not a duration: use a number with a unit (ns, us, ms, s, m, h), e.g. 30s, 2m, 1h30m, 500ms`;
+  }
+  return undefined;
+}
+
+/** validatePositiveInt accepts an empty value or an integer ≥ 1. */
+export function validatePositiveInt(value: number | undefined): string | undefined {
+  if (value === undefined) {
+    return undefined;
+  }
+  if (!Number.isInteger(value) || value < 1) {
+    return 'Must be a whole number of at least 1';
+  }
+  return undefined;
+}
+
+/** validateTopicName applies Kafka's rule: 1–249 of [a-zA-Z0-9._-], not "." or "..". */
+export function validateTopicName(name: string | undefined): string | undefined {
+  const s = name ?? '';
+  if (s.trim() === '') {
+    return 'Topic name is required';
+  }
+  if (s.length > 249 || !/^[a-zA-Z0-9._-]+$/.test(s) || s === '.' || s === '..') {
+    return `"${s}" is not a Kafka topic name: letters, digits, ".", "_" and "-", at most 249`;
+  }
+  return undefined;
+}
+
+/** validateBroker accepts host:port (IPv6 as [addr]:port), without a scheme. */
+export function validateBroker(broker: string): string | undefined {
+  const s = broker.trim();
+  if (s.includes('://')) {
+    return `"${s}" has a scheme: use host:port, e.g. kafka:9092`;
+  }
+  const m = /^(\[[0-9a-fA-F:.]+\]|[a-zA-Z0-9._-]+):(\d{1,5})$/.exec(s);
+  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) {
+    return `"${s}" is not host:port, e.g. kafka:9092`;
+  }
+  return undefined;
+}
+
+const MATCHER = String.raw`\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*`;
+const SELECTOR_RE = new RegExp(String.raw`^\{${MATCHER}(?:,${MATCHER})*\}$`);
+const MATCHER_RE = new RegExp(MATCHER, 'g');
+
+/**
+ * validateSelector checks a LogQL stream selector the way Loki judges it:
+ * braces around label matchers, at least one of which cannot match the empty
+ * string (Loki rejects {job=~".*"}).
+ */
+export function validateSelector(raw: string | undefined, example: string): string | undefined {
+  const s = (raw ?? '').trim();
+  if (s === '') {
+    return undefined;
+  }
+  if (!SELECTOR_RE.test(s)) {
+    return `Not a LogQL stream selector: use {label="value", …}, e.g. ${example}`;
+  }
+  for (const m of s.matchAll(MATCHER_RE)) {
+    const [, , op, value] = m;
+    if (op === '=' && value !== '') {
+      return undefined;
+    }
+    if (op === '=~') {
+      const re = compileGoRegex(`^(?:${value.replace(/\\\\/g, '\\')})$`);
+      if (re === undefined || !re.test('')) {
+        return undefined; // cannot judge a Go-only regex here: leave it to the backend
+      }
+    }
+  }
+  return `At least one matcher must not match the empty string (Loki rejects it), e.g. ${example}`;
+}
+
+/**
+ * compileGoRegex compiles a Go (RE2) regular expression as a JavaScript one,
+ * translating the constructs that differ (leading (?flags), (?P<name>).
+ * Returns undefined when JavaScript cannot compile it.
+ */
+export function compileGoRegex(src: string): RegExp | undefined {
+  let flags = '';
+  let body = src.replace(/^\(\?([imsU]+)\)/, (_, f: string) => {
+    flags = f.replace(/U/g, '');
+    return '';
+  });
+  body = body.replace(/\(\?P</g, '(?<');
+  try {
+    return new RegExp(body, Array.from(new Set(flags)).join(''));
+  } catch {
+    return undefined;
+  }
+}
+
+/** validateGoRegex flags a regex that JavaScript cannot compile (RE2 is close to a subset). */
+export function validateGoRegex(src: string | undefined): string | undefined {
+  if (!src) {
+    return undefined;
+  }
+  return compileGoRegex(src) === undefined ? `"${src}" is not a valid regular expression` : undefined;
+}
