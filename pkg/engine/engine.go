@@ -5,13 +5,16 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/traceweave/traceweave/internal/safetext"
 	"github.com/traceweave/traceweave/pkg/kafka"
 	"github.com/traceweave/traceweave/pkg/loki"
 	"github.com/traceweave/traceweave/pkg/models"
@@ -22,16 +25,22 @@ import (
 // Engine holds one client per configured upstream. It is safe for
 // concurrent use: Grafana runs many queries on one datasource instance.
 type Engine struct {
-	cfg   *models.Settings
-	tempo *tempo.Client
-	loki  *loki.Client
-	kafka *kafka.Reader
+	cfg *models.Settings
+	// redact scrubs secrets from every text that leaves the engine: an
+	// upstream may echo credentials back in an error body.
+	redact *safetext.Redactor
+	tempo  *tempo.Client
+	loki   *loki.Client
+	kafka  *kafka.Reader
 }
 
 // New creates the clients of the configured upstreams. Nothing is
 // contacted yet: a down upstream must not stop the datasource from loading.
 func New(cfg *models.Settings, kafkaOpts ...kafka.Option) (*Engine, error) {
-	e := &Engine{cfg: cfg}
+	e := &Engine{cfg: cfg, redact: safetext.NewRedactor(cfg.Secrets(),
+		[2]string{cfg.Tempo.BasicAuthUser, cfg.Tempo.Password},
+		[2]string{cfg.Loki.BasicAuthUser, cfg.Loki.Password},
+		[2]string{cfg.Kafka.SASL.Username, cfg.Kafka.SASL.Password})}
 	var err error
 	if cfg.Tempo.Configured() {
 		if e.tempo, err = tempo.New(cfg.Tempo); err != nil {
@@ -148,6 +157,19 @@ func (e *AllFailedError) Unwrap() []error {
 // asked or every asked source failed; otherwise failures are notices and
 // the result is partial.
 func (e *Engine) Run(ctx context.Context, req Request) (*Outcome, error) {
+	out, err := e.run(ctx, req)
+	if out != nil {
+		for i := range out.Notices {
+			out.Notices[i].Text = e.redact.Text(out.Notices[i].Text)
+		}
+		for i := range out.Statuses {
+			out.Statuses[i].Err = e.redact.Error(out.Statuses[i].Err)
+		}
+	}
+	return out, e.redact.Error(err)
+}
+
+func (e *Engine) run(ctx context.Context, req Request) (*Outcome, error) {
 	want := func(s string) bool {
 		if !e.Configured(s) {
 			return false
@@ -192,6 +214,10 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Outcome, error) {
 		default:
 			trace = &res.Trace
 			st.Records = len(res.Trace.Spans)
+			if n, limit := len(trace.Spans), e.cfg.Tempo.MaxSpans; limit > 0 && n > limit {
+				trace.Spans = earliestSpans(trace.Spans, limit)
+				out.Notices = append(out.Notices, Notice{NoticeWarning, fmt.Sprintf("trace capped at %d of %d spans (tempo.maxSpans): the earliest-starting spans are shown", limit, n)})
+			}
 			out.TraceFound = len(res.Trace.Spans) > 0
 			if res.Partial {
 				msg := "Tempo returned a partial trace"
@@ -252,7 +278,14 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Outcome, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			kafkaRes = e.kafka.Read(ctx, req.TraceID, kafka.Window{Start: out.WindowFrom, End: out.WindowTo})
+			kctx, cancel := context.WithTimeout(ctx, time.Duration(e.cfg.Kafka.Timeout))
+			defer cancel()
+			kafkaRes = e.kafka.Read(kctx, req.TraceID, kafka.Window{Start: out.WindowFrom, End: out.WindowTo})
+			for i := range kafkaRes.Topics {
+				if t := &kafkaRes.Topics[i]; errors.Is(t.Err, context.DeadlineExceeded) && ctx.Err() == nil {
+					t.Err = fmt.Errorf("timed out after %s (kafka.timeout); lines found before are shown: %w", time.Duration(e.cfg.Kafka.Timeout), t.Err)
+				}
+			}
 		}()
 	}
 	wg.Wait()
@@ -299,6 +332,14 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Outcome, error) {
 		return out, fmt.Errorf("%w: trace %s not found in Tempo, and no log lines found for it", tempo.ErrTraceNotFound, req.TraceID)
 	}
 	return out, nil
+}
+
+// earliestSpans keeps the limit earliest-starting spans: the root and the
+// start of the request, where an investigation begins.
+func earliestSpans(spans []timeline.Span, limit int) []timeline.Span {
+	kept := slices.Clone(spans)
+	slices.SortStableFunc(kept, func(a, b timeline.Span) int { return cmp.Compare(a.StartNs, b.StartNs) })
+	return kept[:limit]
 }
 
 func spanExtent(spans []timeline.Span) (lo, hi int64) {

@@ -66,5 +66,9 @@ func (e *Engine) Health(ctx context.Context) []SourceHealth {
 		}()
 	}
 	wg.Wait()
+	for i := range out {
+		out[i].Err = e.redact.Error(out[i].Err)
+		out[i].Detail = e.redact.Text(out[i].Detail)
+	}
 	return out
 }

@@ -53,8 +53,8 @@ func Summary(m *timeline.Model) *data.Frame {
 		return frame
 	}
 	if fe := m.Summary.FirstError; fe != nil {
+		// The notice itself is on the timeline frame; one notice per fact.
 		frame.Meta.Custom = map[string]any{"firstError": FirstErrorText(fe)}
-		frame.Meta.Notices = append(frame.Meta.Notices, data.Notice{Severity: data.NoticeSeverityWarning, Text: FirstErrorText(fe)})
 	}
 	if sl := m.Summary.Slowest; sl != nil {
 		text := fmt.Sprintf("slowest span: %s %s, %s ms self time", sl.Service, clipText(sl.Name, 120), formatMs(sl.SelfNs))

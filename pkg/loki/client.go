@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"sort"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend/httpclient"
 
+	"github.com/traceweave/traceweave/internal/safetext"
 	"github.com/traceweave/traceweave/pkg/models"
 	"github.com/traceweave/traceweave/pkg/timeline"
 )
@@ -56,6 +58,8 @@ type Client struct {
 	filter   string
 	maxLines int
 	maxTotal int
+	// timeout is loki.timeout, named in timeout errors so a slow Loki is not reported as a down one.
+	timeout time.Duration
 }
 
 // Result is what Query found.
@@ -91,6 +95,7 @@ func New(cfg models.LokiSettings) (*Client, error) {
 		filter:   cfg.TraceFilter,
 		maxLines: cfg.MaxLines,
 		maxTotal: cfg.MaxTotalLines,
+		timeout:  time.Duration(cfg.Timeout),
 	}
 	if c.selector == "" {
 		c.selector = models.DefaultLokiSelector
@@ -327,12 +332,19 @@ func (c *Client) page(ctx context.Context, query string, start, end int64, limit
 		return nil, err
 	}
 	defer closeBody(resp.Body)
+	// A login page or proxy error with status 200 is not a Loki answer: say
+	// what came back instead of a JSON parser's complaint about it.
+	if ct := resp.Header.Get("Content-Type"); ct != "" && !strings.Contains(ct, "json") {
+		return nil, fmt.Errorf("%w: loki at %s answered %s, not JSON; is loki.url a Loki?", ErrBadResponse, c.host, safetext.Clip([]byte(ct), 100))
+	}
 	entries, err := decodeResponse(resp.Body)
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
-			return nil, fmt.Errorf("loki at %s: %w", c.host, ctxErr)
+			return nil, c.transportError(ctx, ctxErr)
 		}
-		return nil, err
+		// The parser quotes raw body bytes: keep them printable and short.
+		detail := strings.TrimPrefix(err.Error(), ErrBadResponse.Error()+": ")
+		return nil, fmt.Errorf("%w: %s", ErrBadResponse, safetext.Clip([]byte(detail), 200))
 	}
 	return entries, nil
 }
@@ -384,22 +396,37 @@ func (c *Client) get(ctx context.Context, path string, q url.Values, h http.Head
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.http.Do(req)
 	if err != nil {
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			return nil, fmt.Errorf("loki at %s: %w", c.host, ctxErr)
-		}
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			// url.Error's text repeats the URL with its query; the cause is enough.
-			err = ue.Err
-		}
-		return nil, &UnreachableError{Host: c.host, Err: err}
+		return nil, c.transportError(ctx, err)
 	}
 	if resp.StatusCode/100 == 2 {
 		return resp, nil
 	}
 	defer closeBody(resp.Body)
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-	return nil, &UpstreamError{Status: resp.StatusCode, Body: clip(strings.TrimSpace(string(b)), 512), Path: path}
+	return nil, &UpstreamError{Status: resp.StatusCode, Body: safetext.Clip(b, 512), Path: path}
+}
+
+// transportError classifies a request that got no HTTP answer: cancelled,
+// timed out (naming loki.timeout, so a slow Loki is not reported as a down
+// one) or unreachable.
+func (c *Client) transportError(ctx context.Context, err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		// url.Error's text repeats the URL with its query; the cause is enough.
+		err = ue.Err
+	}
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return fmt.Errorf("request to loki at %s cancelled: %w", c.host, ctx.Err())
+	}
+	var nerr net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &nerr) && nerr.Timeout()) {
+		within := "the query deadline"
+		if c.timeout > 0 {
+			within = c.timeout.String() + " (loki.timeout)"
+		}
+		return &TimeoutError{Host: c.host, Within: within, Err: err}
+	}
+	return &UnreachableError{Host: c.host, Err: err}
 }
 
 // closeBody drains a little of what is left (so the connection can be

@@ -86,3 +86,24 @@ func (e *UnreachableError) Unwrap() error { return e.Err }
 
 // Is reports ErrUnreachable.
 func (e *UnreachableError) Is(target error) bool { return target == ErrUnreachable }
+
+// TimeoutError is a request Loki did not answer in time. It is errors.Is
+// ErrUnreachable too (no answer came), but says that Loki was slow, and
+// within what, rather than that it is down.
+type TimeoutError struct {
+	Host   string
+	Within string
+	Err    error
+}
+
+// Error names Loki, its host and the time it was given. The cause is left
+// out: whether the HTTP client or the context noticed first is noise.
+func (e *TimeoutError) Error() string {
+	return fmt.Sprintf("loki at %s did not answer within %s", e.Host, e.Within)
+}
+
+// Unwrap returns the cause (a context deadline or a network timeout).
+func (e *TimeoutError) Unwrap() error { return e.Err }
+
+// Is reports ErrUnreachable: no answer came.
+func (e *TimeoutError) Is(target error) bool { return target == ErrUnreachable }

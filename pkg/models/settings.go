@@ -24,6 +24,7 @@ const (
 	DefaultWindowBefore     = 30 * time.Second
 	DefaultWindowAfter      = 2 * time.Minute
 	DefaultUpstreamTimeout  = 30 * time.Second
+	DefaultTempoMaxSpans    = 10_000
 	TraceFilterAuto         = "auto"
 	TraceFilterStructured   = "structured"
 	TraceFilterLine         = "line"
@@ -100,6 +101,9 @@ type TempoSettings struct {
 	// SearchTimeRange sends the query's time range as start/end so Tempo
 	// searches only the blocks of that range.
 	SearchTimeRange bool `json:"searchTimeRange"`
+	// MaxSpans caps the spans kept (earliest first) so one huge trace cannot
+	// swamp the panel or the plugin's memory; a notice says when it applies.
+	MaxSpans int `json:"maxSpans"`
 }
 
 // LokiSettings configures the Loki source.
@@ -140,6 +144,9 @@ type KafkaSettings struct {
 	TLS        KafkaTLS     `json:"tls"`
 	MaxRecords int64        `json:"maxRecords"`
 	MaxBytes   int64        `json:"maxBytes"`
+	// Timeout bounds the whole Kafka search of one query, like tempo.timeout
+	// and loki.timeout, so a stalled broker cannot hold the other sources' data.
+	Timeout Duration `json:"timeout"`
 }
 
 // Configured reports whether any broker is set.
@@ -278,6 +285,12 @@ func (s *Settings) applyDefaults() {
 	if s.Loki.Timeout == 0 {
 		s.Loki.Timeout = Duration(DefaultUpstreamTimeout)
 	}
+	if s.Kafka.Timeout == 0 {
+		s.Kafka.Timeout = Duration(DefaultUpstreamTimeout)
+	}
+	if s.Tempo.MaxSpans == 0 {
+		s.Tempo.MaxSpans = DefaultTempoMaxSpans
+	}
 	if strings.TrimSpace(s.Loki.Selector) == "" {
 		s.Loki.Selector = DefaultLokiSelector
 	}
@@ -360,6 +373,12 @@ func (s *Settings) Validate() error {
 	}
 	if s.Loki.Timeout < 0 {
 		bad("loki.timeout", "must be positive")
+	}
+	if s.Kafka.Timeout < 0 {
+		bad("kafka.timeout", "must be positive")
+	}
+	if s.Tempo.MaxSpans < 0 {
+		bad("tempo.maxSpans", "must be positive")
 	}
 	if err := ValidateSelector(s.Loki.Selector); err != nil {
 		bad("loki.selector", "%v", err)

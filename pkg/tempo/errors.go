@@ -3,6 +3,7 @@ package tempo
 import (
 	"errors"
 	"fmt"
+	"github.com/traceweave/traceweave/internal/safetext"
 	"net/http"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
@@ -77,29 +78,4 @@ func newUpstreamError(status int, body []byte) *UpstreamError {
 	return &UpstreamError{Status: status, Body: clipBody(body)}
 }
 
-func clipBody(b []byte) string {
-	clipped := len(b) > maxErrorBody
-	if clipped {
-		b = b[:maxErrorBody]
-	}
-	s := string(b)
-	// Keep printable text only: Tempo's errors are plain text, anything
-	// else (a proxy's binary garbage) is not worth showing to a user.
-	out := make([]rune, 0, len(s))
-	for _, r := range s {
-		switch {
-		case r == '\n' || r == '\r' || r == '\t':
-			out = append(out, ' ')
-		case r == 0xFFFD || r < 0x20 || r == 0x7f:
-		default:
-			out = append(out, r)
-		}
-	}
-	for len(out) > 0 && out[len(out)-1] == ' ' {
-		out = out[:len(out)-1]
-	}
-	if clipped {
-		out = append(out, '…')
-	}
-	return string(out)
-}
+func clipBody(b []byte) string { return safetext.Clip(b, maxErrorBody) }

@@ -1,0 +1,376 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/traceweave/traceweave/internal/harness"
+	"github.com/traceweave/traceweave/pkg/kafka"
+	"github.com/traceweave/traceweave/pkg/models"
+)
+
+const mb = 1 << 20
+
+// BenchmarkQueryData runs the whole query in process, as Grafana calls the
+// plugin (NewDatasource + QueryData: Tempo, then Loki and Kafka, merge,
+// frames), for every trace size × log count. Each iteration also times
+// Tempo, Loki and Kafka alone (timer stopped) and reports
+// ratio = Σ wall / Σ (T_tempo + max(T_loki, T_kafka)); target ≤ 1.10.
+//
+// peak-heap-MB is the HeapInuse peak above the settled heap before the
+// query (sampled each ms); with kfake's archive live in the same process,
+// GOGC lets garbage grow up to that archive's size, so it overstates the
+// plugin's own peak: BenchmarkBinaryQueryData measures the real RSS.
+// retained-MB is the heap still held by the response after a collection.
+func BenchmarkQueryData(b *testing.B) {
+	w := getWorld(b)
+	for _, s := range spanSizes {
+		for _, n := range logSizes {
+			tc := w.cases[caseName(s, n)]
+			b.Run(tc.name, func(b *testing.B) {
+				ds := newDatasource(b, w)
+				so := newSolo(b, w)
+				ctx := benchCtx(b)
+				req := queryRequest(tc)
+				var (
+					wall, ideal    time.Duration
+					sum            soloTimes
+					peak, retained uint64
+					tempoR0        = w.tempo.requests.Load()
+					lokiPages      int64
+				)
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					b.StopTimer()
+					base := settledHeap()
+					hs := startHeapSampler()
+					lokiBefore := w.loki.requests.Load()
+					b.StartTimer()
+					t0 := time.Now()
+					resp, err := ds.QueryData(ctx, req)
+					d := time.Since(t0)
+					b.StopTimer()
+					p := hs.finish()
+					lokiPages += w.loki.requests.Load() - lokiBefore
+					if err != nil {
+						b.Fatal(err)
+					}
+					checkResponse(b, resp, tc)
+					if h := settledHeap(); h > base {
+						retained = max(retained, h-base)
+					}
+					runtime.KeepAlive(resp)
+					if p > base {
+						peak = max(peak, p-base)
+					}
+					t, _ := so.run(b, ctx, tc)
+					wall += d
+					ideal += t.ideal()
+					sum.tempo += t.tempo
+					sum.loki += t.loki
+					sum.kafka += t.kafka
+					b.StartTimer()
+				}
+				b.StopTimer()
+				if err := w.errs.take(); err != nil {
+					b.Fatal(err)
+				}
+				if got := w.tempo.requests.Load() - tempoR0; got != int64(2*b.N) {
+					b.Fatalf("Tempo saw %d requests for %d queries and %d solo runs", got, b.N, b.N)
+				}
+				nf := float64(b.N)
+				b.ReportMetric(float64(wall)/float64(ideal), "ratio")
+				b.ReportMetric(sum.tempo.Seconds()*1e3/nf, "tempo-ms")
+				b.ReportMetric(sum.loki.Seconds()*1e3/nf, "loki-ms")
+				b.ReportMetric(sum.kafka.Seconds()*1e3/nf, "kafka-ms")
+				b.ReportMetric(float64(lokiPages)/nf, "loki-pages")
+				b.ReportMetric(float64(peak)/mb, "peak-heap-MB")
+				b.ReportMetric(float64(retained)/mb, "retained-MB")
+				if tc.logs > 0 {
+					b.ReportMetric(float64(tc.logs)*nf/wall.Seconds(), "logs/s")
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkKafkaRead reads the three topics for one trace and reports, per
+// topic, records and bytes fetched against the archive's records in the
+// trace's window on the partitions read. Targets: the keyed topic reads 1
+// of its P partitions; fetched bytes ≤ 1.2 × window bytes. Window bytes are
+// key+value payload, so the record and batch framing (~10 B per record)
+// counts against the reader.
+func BenchmarkKafkaRead(b *testing.B) {
+	w := getWorld(b)
+	for _, n := range logSizes {
+		tc := w.cases[caseName(1_000, n)]
+		b.Run(tc.name, func(b *testing.B) {
+			so := newSolo(b, w)
+			ctx := benchCtx(b)
+			var res *kafka.Result
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				res = so.kafka.Read(ctx, tc.traceID, kafkaWindow(tc))
+			}
+			b.StopTimer()
+			if n := kafkaRecords(res); res.Err() != nil || n != tc.kafkaTotal() {
+				b.Fatalf("%v, %d records, want %d", res.Err(), n, tc.kafkaTotal())
+			}
+			var scanned int64
+			for _, tr := range res.Topics {
+				var win tally
+				parts := w.inWindow[tc.traceID][tr.Topic]
+				if tr.Topic == topicOTLP {
+					win = parts[kafka.PartitionFor([]byte(tc.traceID), tr.Partitions, models.HasherSaramaCompat)]
+				} else {
+					for _, p := range parts {
+						win.records += p.records
+						win.bytes += p.bytes
+					}
+				}
+				scanned += tr.Scanned
+				b.ReportMetric(float64(tr.PartitionsRead), tr.Topic+"-parts-read")
+				b.ReportMetric(float64(tr.Partitions), tr.Topic+"-parts")
+				b.ReportMetric(float64(tr.Scanned), tr.Topic+"-scanned")
+				b.ReportMetric(float64(win.records), tr.Topic+"-window-recs")
+				b.ReportMetric(float64(tr.Bytes)/1024, tr.Topic+"-fetched-KB")
+				b.ReportMetric(float64(win.bytes)/1024, tr.Topic+"-window-KB")
+				b.ReportMetric(float64(tr.Bytes)/float64(max(win.bytes, 1)), tr.Topic+"-bytes-ratio")
+			}
+			b.ReportMetric(float64(scanned)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+		})
+	}
+}
+
+// naiveGrep is what a user would script without Traceweave: consume every
+// topic from the beginning to its end with a plain kgo consumer and keep the
+// records whose value holds the trace ID (hex text or the 16 raw bytes).
+func naiveGrep(ctx context.Context, brokers []string, topics []string, tc *traceCase) (matched, consumed int64, err error) {
+	adm, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		return 0, 0, err
+	}
+	ends, err := kadm.NewClient(adm).ListEndOffsets(ctx, topics...)
+	adm.Close()
+	if err != nil {
+		return 0, 0, err
+	}
+	left := map[string]map[int32]int64{}
+	remaining := 0
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Offset > 0 {
+			if left[o.Topic] == nil {
+				left[o.Topic] = map[int32]int64{}
+			}
+			left[o.Topic][o.Partition] = o.Offset
+			remaining++
+		}
+	})
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topics...),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		return 0, 0, err
+	}
+	defer cl.Close()
+	hexID := []byte(tc.traceID)
+	for remaining > 0 {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return matched, consumed, err
+		}
+		if errs := fs.Errors(); len(errs) > 0 {
+			return matched, consumed, errs[0].Err
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			end, ok := left[r.Topic][r.Partition]
+			if !ok || r.Offset >= end {
+				return
+			}
+			consumed++
+			if bytes.Contains(r.Value, hexID) || bytes.Contains(r.Value, tc.rawID[:]) {
+				matched++
+			}
+			if r.Offset == end-1 {
+				delete(left[r.Topic], r.Partition)
+				remaining--
+			}
+		})
+	}
+	return matched, consumed, nil
+}
+
+// BenchmarkNaiveConsumeGrep compares, in one run, the naive whole-topic
+// consume-and-grep with Traceweave's Kafka read of the same trace (timed
+// alone, timer stopped) and reports naive/traceweave.
+func BenchmarkNaiveConsumeGrep(b *testing.B) {
+	w := getWorld(b)
+	tc := w.cases[caseName(1_000, 1_000)]
+	so := newSolo(b, w)
+	ctx := benchCtx(b)
+	topics := []string{topicOTLP, topicAudit, topicSyslog}
+	var naive, tw time.Duration
+	var consumed int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		matched, c, err := naiveGrep(ctx, w.cluster.ListenAddrs(), topics, tc)
+		naive += time.Since(t0)
+		if err != nil || matched != int64(tc.kafkaTotal()) || c != int64(w.produced) {
+			b.Fatalf("naive: %v, matched %d of %d, consumed %d of %d", err, matched, tc.kafkaTotal(), c, w.produced)
+		}
+		consumed += c
+		b.StopTimer()
+		t0 = time.Now()
+		res := so.kafka.Read(ctx, tc.traceID, kafkaWindow(tc))
+		tw += time.Since(t0)
+		if n := kafkaRecords(res); n != tc.kafkaTotal() {
+			b.Fatalf("traceweave found %d records, want %d", n, tc.kafkaTotal())
+		}
+		b.StartTimer()
+	}
+	b.StopTimer()
+	nf := float64(b.N)
+	b.ReportMetric(float64(consumed)/naive.Seconds(), "records/s")
+	b.ReportMetric(tw.Seconds()*1e3/nf, "traceweave-kafka-ms")
+	b.ReportMetric(float64(naive)/float64(tw), "naive/traceweave")
+}
+
+// BenchmarkLokiEarlyStart measures, in one run, whether starting Loki over
+// the query's own short time range (5 minutes around the trace) while Tempo
+// is still answering beats the engine's order (Tempo, then Loki and Kafka
+// over the trace window). Both orders are timed every iteration with the
+// same clients; the fixed-latency fake Loki costs the same for any range,
+// which favours the early start: a real Loki's cost grows with the range.
+func BenchmarkLokiEarlyStart(b *testing.B) {
+	w := getWorld(b)
+	for _, n := range []int{1_000, 100_000} {
+		tc := w.cases[caseName(1_000, n)]
+		b.Run(tc.name, func(b *testing.B) {
+			so := newSolo(b, w)
+			ctx := benchCtx(b)
+			lo, hi := tc.window()
+			qFrom, qTo := tc.start.Add(-150*time.Second), tc.start.Add(150*time.Second)
+			var seq, spec time.Duration
+			run := func(early bool) time.Duration {
+				t0 := time.Now()
+				var wg sync.WaitGroup
+				var lokiN, kafkaN int
+				var lokiErr error
+				if early {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						r, err := so.loki.Query(ctx, tc.traceID, qFrom.UnixNano(), qTo.UnixNano())
+						lokiErr = err
+						if err == nil {
+							lokiN = len(r.Records)
+						}
+					}()
+				}
+				if _, err := so.tempo.TraceByID(ctx, tc.traceID, nil); err != nil {
+					b.Fatal(err)
+				}
+				if !early {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						r, err := so.loki.Query(ctx, tc.traceID, lo.UnixNano(), hi.UnixNano())
+						lokiErr = err
+						if err == nil {
+							lokiN = len(r.Records)
+						}
+					}()
+				}
+				kafkaN = kafkaRecords(so.kafka.Read(ctx, tc.traceID, kafkaWindow(tc)))
+				wg.Wait()
+				d := time.Since(t0)
+				if lokiErr != nil || lokiN != tc.lokiLogs || kafkaN != tc.kafkaTotal() {
+					b.Fatalf("early=%v: loki %v %d/%d, kafka %d/%d", early, lokiErr, lokiN, tc.lokiLogs, kafkaN, tc.kafkaTotal())
+				}
+				return d
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				seq += run(false)
+				spec += run(true)
+			}
+			b.StopTimer()
+			nf := float64(b.N)
+			b.ReportMetric(seq.Seconds()*1e3/nf, "after-tempo-ms")
+			b.ReportMetric(spec.Seconds()*1e3/nf, "early-ms")
+			b.ReportMetric((seq-spec).Seconds()*1e3/nf, "saved-ms")
+		})
+	}
+}
+
+// BenchmarkBinaryQueryData runs the query through the built gpx_traceweave
+// binary (a child process speaking the plugin protocol, as Grafana runs it;
+// frames cross gRPC as Arrow) and reports the child's peak RSS (VmHWM):
+// target ≤ 300 MB for 100k log lines. Each case starts a fresh process so
+// its peak belongs to that case. The gomemlimit cases start the plugin with
+// GOMEMLIMIT set (the Go runtime's soft memory limit, read at start), to
+// measure what a limit set by pkg/main.go or the deployment would give.
+func BenchmarkBinaryQueryData(b *testing.B) {
+	w := getWorld(b)
+	bin := harness.Binary(b)
+	for _, c := range []struct {
+		spans, logs int
+		memLimit    string
+	}{{1_000, 0, ""}, {1_000, 1_000, ""}, {1_000, 100_000, ""}, {10_000, 100_000, ""}, {1_000, 100_000, "256MiB"}} {
+		tc := w.cases[caseName(c.spans, c.logs)]
+		name := tc.name
+		if c.memLimit != "" {
+			name += "/gomemlimit=" + c.memLimit
+		}
+		b.Run(name, func(b *testing.B) {
+			if c.memLimit != "" {
+				b.Setenv("GOMEMLIMIT", c.memLimit) // the child inherits it; this process read its own at start
+			}
+			p := harness.Start(b)
+			ctx := benchCtx(b)
+			s := harness.Settings{UID: "traceweave-bench", Name: "Traceweave", JSONData: w.settingsJSON()}
+			q := harness.Query("A", queryModel(tc), archiveStart, archiveStart.Add(archiveSpan))
+			_, startRSS, err := childRSS(bin)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				resp, err := p.QueryData(ctx, s, q)
+				if err != nil {
+					b.Fatalf("%v\n%s", err, p.Logs())
+				}
+				checkResponse(b, resp, tc)
+			}
+			b.StopTimer()
+			peak, cur, err := childRSS(bin)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := w.errs.take(); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(peak)/mb, "peak-RSS-MB")
+			b.ReportMetric(float64(cur)/mb, "RSS-MB")
+			b.ReportMetric(float64(startRSS)/mb, "idle-RSS-MB")
+		})
+	}
+}
+
+// describeWorld is printed once by the benchmarks' set-up check so the raw
+// output records what the archive held.
+func describeWorld(w *world) string {
+	return fmt.Sprintf("archive: %d records produced in %v (%.0f rec/s); per topic %v",
+		w.produced, w.produceTime.Round(time.Millisecond), float64(w.produced)/w.produceTime.Seconds(), w.topicTotal)
+}
