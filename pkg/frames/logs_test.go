@@ -200,3 +200,33 @@ func TestLogsEmptyModel(t *testing.T) {
 func TestLogsStreamLabelMatchesLoki(t *testing.T) {
 	assert.Equal(t, loki.StreamLabel, logsStreamLabel)
 }
+
+func TestLogsLabelsJSONMatchesEncodingJSON(t *testing.T) {
+	cases := []map[string]string{
+		nil,
+		{logsStreamLabel: `{a="b"}`},
+		{"service_name": "rails-api", "b": `quote " back \ slash`, "a": "tab\tnl\ncr\r\x01", "u": "ünï\xff"},
+	}
+	for _, labels := range cases {
+		shown := map[string]string{}
+		for k, v := range labels {
+			if k != logsStreamLabel {
+				shown[k] = v
+			}
+		}
+		want, err := json.Marshal(shown)
+		require.NoError(t, err)
+		got := logsLabelsJSON(labels)
+		require.JSONEq(t, string(want), string(got))
+		require.True(t, json.Valid(got))
+	}
+}
+
+func BenchmarkLogsLabelsJSON(b *testing.B) {
+	labels := map[string]string{"service_name": "rails-api", "env": "prod", "severity_text": "INFO", "span_id": "00f067aa0ba90207",
+		"trace_id": "4bf92f3577b34da6a3ce929d0e0e4736", "http_route": "/orders", "code_function": "GET", "scope_name": "rails", "host": "h1"}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		_ = logsLabelsJSON(labels)
+	}
+}
