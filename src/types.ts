@@ -68,6 +68,8 @@ export interface KafkaOptions {
   tls?: { enabled?: boolean; insecureSkipVerify?: boolean };
   maxRecords?: number;
   maxBytes?: number;
+  /** Bounds the whole Kafka search of one query, as a Go duration. Default: 30s. */
+  timeout?: string;
 }
 
 export interface WindowOptions {

@@ -19,9 +19,10 @@ import {
   DEFAULT_KAFKA_HASHER,
   DEFAULT_KAFKA_MAX_BYTES,
   DEFAULT_KAFKA_MAX_RECORDS,
+  DEFAULT_UPSTREAM_TIMEOUT,
 } from '../../defaults';
 import { KafkaEncoding, KafkaHasher, KafkaOptions, KafkaTopic, SASLMechanism } from '../../types';
-import { validateBroker, validatePositiveInt, validateTopicName } from '../../validation';
+import { validateBroker, validateDuration, validatePositiveInt, validateTopicName } from '../../validation';
 import {
   ConfigProps,
   formatCount,
@@ -66,6 +67,7 @@ export function KafkaSettings(props: ConfigProps) {
     set({ topics: topics.map((t, j) => (j === i ? { ...t, ...patch } : t)) });
   const maxRecordsError = validatePositiveInt(kafka.maxRecords);
   const maxBytesError = validatePositiveInt(kafka.maxBytes);
+  const timeoutError = validateDuration(kafka.timeout);
   const mechanism = kafka.sasl?.mechanism ?? '';
   const usernameMissing = mechanism !== '' && !kafka.sasl?.username;
 
@@ -209,6 +211,21 @@ export function KafkaSettings(props: ConfigProps) {
               placeholder={String(DEFAULT_KAFKA_MAX_BYTES)}
               value={kafka.maxBytes ?? ''}
               onChange={(e) => set({ maxBytes: numberValue(e) })}
+            />
+          </InlineField>
+          <InlineField
+            label="Timeout"
+            labelWidth={LABEL_WIDTH}
+            tooltip={`Time limit for the whole Kafka search of one query, as a Go duration (e.g. 10s, 1m); lines found before it are kept and a notice says the topic timed out. Default: ${DEFAULT_UPSTREAM_TIMEOUT}.`}
+            invalid={Boolean(timeoutError)}
+            error={timeoutError}
+          >
+            <Input
+              id="kafka-timeout"
+              width={INPUT_WIDTH}
+              placeholder={DEFAULT_UPSTREAM_TIMEOUT}
+              value={kafka.timeout ?? ''}
+              onChange={(e) => set({ timeout: textValue(e) })}
             />
           </InlineField>
         </ConfigSubSection>
