@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"sync"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/backend/datasource"
@@ -92,7 +93,19 @@ func (d *Datasource) buildFrames(q models.Query, out *engine.Outcome) data.Frame
 	} else {
 		// Always all four frames, in this order: dashboards pick a panel's
 		// frame by index (Grafana has no frame-name filter transformation).
-		fs = data.Frames{frames.Trace(m, opts), frames.Logs(m, opts), frames.Timeline(m, opts), frames.Summary(m)}
+		// They only read the model, so they are built concurrently: at 100k
+		// logs each takes 50–200 ms (BENCHMARKS.md).
+		fs = make(data.Frames, 4)
+		var wg sync.WaitGroup
+		for i, build := range []func() *data.Frame{
+			func() *data.Frame { return frames.Trace(m, opts) },
+			func() *data.Frame { return frames.Logs(m, opts) },
+			func() *data.Frame { return frames.Timeline(m, opts) },
+			func() *data.Frame { return frames.Summary(m) },
+		} {
+			wg.Go(func() { fs[i] = build() })
+		}
+		wg.Wait()
 	}
 	notices := make([]data.Notice, 0, len(out.Notices))
 	for _, n := range out.Notices {
