@@ -117,7 +117,7 @@ func Timeline(m *timeline.Model, opts Options) *data.Frame {
 		traceLinks = append(traceLinks, timelineLink(opts, linkTitleOpenTimeline))
 	}
 	if opts.TempoUID != "" {
-		traceLinks = append(traceLinks, tempoLink(opts, "Open in Tempo"))
+		traceLinks = append(traceLinks, tempoLink(opts, linkTitleOpenInTempo))
 	}
 	if len(traceLinks) > 0 {
 		traceField.SetConfig(&data.FieldConfig{Links: traceLinks})

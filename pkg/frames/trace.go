@@ -111,25 +111,12 @@ func Trace(m *timeline.Model, opts Options) *data.Frame {
 
 	traceField := data.NewField("traceID", nil, traceIDs)
 	if opts.TempoUID != "" {
-		traceField.SetConfig(&data.FieldConfig{Links: []data.DataLink{{
-			Title: linkTitleOpenInTempo,
-			Internal: &data.InternalDataLink{
-				DatasourceUID: opts.TempoUID,
-				Query:         map[string]any{"queryType": "traceql", "query": "${__value.raw}"},
-			},
-		}}})
+		traceField.SetConfig(&data.FieldConfig{Links: []data.DataLink{tempoLink(opts, linkTitleOpenInTempo)}})
 	}
 	spanField := data.NewField("spanID", nil, spanIDs)
 	if opts.DatasourceUID != "" {
 		// The trace view offers a field's links as each span's logs link.
-		spanField.SetConfig(&data.FieldConfig{Links: []data.DataLink{{
-			Title: linkTitleLogsForSpan,
-			Internal: &data.InternalDataLink{
-				DatasourceUID:  opts.DatasourceUID,
-				DatasourceName: opts.DatasourceName,
-				Query:          map[string]any{"queryType": "logs", "traceId": "${__data.fields.traceID}", "spanId": "${__value.raw}"},
-			},
-		}}})
+		spanField.SetConfig(&data.FieldConfig{Links: []data.DataLink{spanLogsLink(opts, linkTitleLogsForSpan, "traceID")}})
 	}
 
 	frame := data.NewFrame(NameTrace,
