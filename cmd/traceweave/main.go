@@ -179,16 +179,12 @@ func check(ctx context.Context, cfg *models.Settings, stdout, stderr io.Writer) 
 	defer eng.Close()
 	code, configured := exitOK, 0
 	for _, h := range eng.Health(ctx) {
-		switch {
-		case !h.Configured:
-			fmt.Fprintf(stdout, "%s: skipped (not configured)\n", h.Name)
-		case h.Err != nil:
+		fmt.Fprintln(stdout, h.String())
+		if h.Configured {
 			configured++
-			code = exitUpstream
-			fmt.Fprintf(stdout, "%s: %v\n", h.Name, h.Err)
-		default:
-			configured++
-			fmt.Fprintf(stdout, "%s: OK, %s\n", h.Name, h.Detail)
+			if h.Err != nil {
+				code = exitUpstream
+			}
 		}
 	}
 	if configured == 0 {

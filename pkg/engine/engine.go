@@ -171,18 +171,7 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Outcome, error) {
 
 func (e *Engine) run(ctx context.Context, req Request) (*Outcome, error) {
 	want := func(s string) bool {
-		if !e.Configured(s) {
-			return false
-		}
-		if len(req.Sources) == 0 {
-			return true
-		}
-		for _, x := range req.Sources {
-			if x == s {
-				return true
-			}
-		}
-		return false
+		return e.Configured(s) && (len(req.Sources) == 0 || slices.Contains(req.Sources, s))
 	}
 	out := &Outcome{}
 	for _, s := range req.Sources {

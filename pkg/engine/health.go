@@ -16,6 +16,19 @@ type SourceHealth struct {
 	Detail string
 }
 
+// String is the one line the plugin's health message and the CLI's check
+// print for a source, so both say the same thing.
+func (h SourceHealth) String() string {
+	switch {
+	case !h.Configured:
+		return h.Name + ": skipped (not configured)"
+	case h.Err != nil:
+		return h.Name + ": " + h.Err.Error()
+	default:
+		return h.Name + ": OK, " + h.Detail
+	}
+}
+
 // MarshalJSON renders the error as text for the health check's JSON details.
 func (h SourceHealth) MarshalJSON() ([]byte, error) {
 	errText := ""

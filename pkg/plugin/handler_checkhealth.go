@@ -3,7 +3,6 @@ package plugin
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"strings"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
@@ -28,16 +27,12 @@ func healthResult(results []engine.SourceHealth) *backend.CheckHealthResult {
 	configured := 0
 	lines := make([]string, 0, len(results))
 	for _, r := range results {
-		switch {
-		case !r.Configured:
-			lines = append(lines, fmt.Sprintf("%s: skipped (not configured)", r.Name))
-		case r.Err != nil:
+		lines = append(lines, r.String())
+		if r.Configured {
 			configured++
-			status = backend.HealthStatusError
-			lines = append(lines, fmt.Sprintf("%s: %v", r.Name, r.Err))
-		default:
-			configured++
-			lines = append(lines, fmt.Sprintf("%s: OK, %s", r.Name, r.Detail))
+			if r.Err != nil {
+				status = backend.HealthStatusError
+			}
 		}
 	}
 	if configured == 0 {
