@@ -2,9 +2,7 @@ package frames
 
 import (
 	"encoding/json"
-	"slices"
 	"time"
-	"unicode/utf8"
 
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 
@@ -62,7 +60,6 @@ func Logs(m *timeline.Model, opts Options) *data.Frame {
 		bodies[i] = l.Body
 		severities[i] = l.Severity
 		ids[i] = l.ID
-		labels[i] = logsLabelsJSON(l.Labels)
 		traceIDs[i] = l.TraceID
 		if traceIDs[i] == "" {
 			traceIDs[i] = traceID
@@ -71,11 +68,12 @@ func Logs(m *timeline.Model, opts Options) *data.Frame {
 		if spanIDs[i] == "" {
 			spanIDs[i] = l.SpanID
 		}
+		labels[i] = logsLabelsJSON(l.Labels, l.TraceID, l.SpanID)
 		sources[i] = l.SourceList()
 		services[i] = l.Service
 		tiers[i] = l.Tier
 		attaches[i] = l.Attach
-		streams[i] = l.Labels[logsStreamLabel]
+		streams[i] = l.Labels.Get(logsStreamLabel)
 	}
 
 	traceField := data.NewField("traceId", nil, traceIDs)
@@ -117,73 +115,52 @@ func Logs(m *timeline.Model, opts Options) *data.Frame {
 	return frame
 }
 
-// logsLabelsJSON encodes a log's labels as a JSON object (keys sorted, so
-// frames are deterministic), without the stream selector, which has its own
-// field. No labels is {}, which the logs panel expects rather than null.
-func logsLabelsJSON(labels map[string]string) json.RawMessage {
-	// Hand-encoded: json.Marshal of a map per row was the largest cost of
-	// the logs frame at 100k lines (BENCHMARKS.md, profile). Keys sorted,
-	// strings escaped by strconv-compatible JSON quoting.
-	keys := make([]string, 0, len(labels))
-	for k := range labels {
-		if k != logsStreamLabel {
-			keys = append(keys, k)
+// logsLabelsJSON encodes a log's labels as a JSON object (in name order, so
+// frames are deterministic). Left out: the stream selector, which has its
+// own field, and trace_id/span_id labels holding the line's own IDs, which
+// the traceId and spanId fields already show (with links): at 100k lines they
+// were a third of the labels cell, sent for nothing. No labels is {}, which
+// the logs panel expects rather than null.
+//
+// Hand-encoded: json.Marshal of a map per row was the largest cost of the
+// logs frame at 100k lines (BENCHMARKS.md, profile).
+func logsLabelsJSON(labels timeline.Labels, traceID, spanID string) json.RawMessage {
+	size, n := 2, 0
+	for _, l := range labels {
+		if !redundantLabel(l, traceID, spanID) {
+			size += len(l.Name) + len(l.Value) + 6
+			n++
 		}
 	}
-	if len(keys) == 0 {
+	if n == 0 {
 		return json.RawMessage(`{}`)
-	}
-	slices.Sort(keys)
-	size := 2
-	for _, k := range keys {
-		size += len(k) + len(labels[k]) + 6
 	}
 	b := make([]byte, 0, size)
 	b = append(b, '{')
-	for i, k := range keys {
-		if i > 0 {
+	for _, l := range labels {
+		if redundantLabel(l, traceID, spanID) {
+			continue
+		}
+		if len(b) > 1 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, k)
+		b = appendJSONString(b, l.Name)
 		b = append(b, ':')
-		b = appendJSONString(b, labels[k])
+		b = appendJSONString(b, l.Value)
 	}
 	return append(b, '}')
 }
 
-// appendJSONString appends s as a JSON string, escaping what JSON requires
-// (quote, backslash, control characters) and replacing invalid UTF-8, as
-// encoding/json does.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				b = append(b, '\\', c)
-			case c == '\n':
-				b = append(b, '\\', 'n')
-			case c == '\r':
-				b = append(b, '\\', 'r')
-			case c == '\t':
-				b = append(b, '\\', 't')
-			case c < 0x20:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			default:
-				b = append(b, c)
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, "\\ufffd"...)
-		} else {
-			b = append(b, s[i:i+size]...)
-		}
-		i += size
+// redundantLabel reports whether the logs frame leaves a label out: the
+// stream selector, or a trace/span ID label equal to the line's own ID.
+func redundantLabel(l timeline.Label, traceID, spanID string) bool {
+	switch l.Name {
+	case logsStreamLabel:
+		return true
+	case "trace_id", "traceid", "traceID", "traceId":
+		return traceID != "" && l.Value == traceID
+	case "span_id", "spanid", "spanID", "spanId":
+		return spanID != "" && l.Value == spanID
 	}
-	return append(b, '"')
+	return false
 }

@@ -3,6 +3,7 @@ package frames
 import (
 	"encoding/json"
 	"flag"
+	"slices"
 	"testing"
 	"time"
 
@@ -53,11 +54,11 @@ func logsModel() *timeline.Model {
 					TraceID:  logsTraceID,
 					SpanID:   "00f067aa0ba90202",
 					Service:  "go-api",
-					Labels: map[string]string{
+					Labels: timeline.LabelsFromMap(map[string]string{
 						"service_name": "go-api", "job": `fixture/"push"`, "detected_level": "info",
 						"trace_id": logsTraceID, "span_id": "00f067aa0ba90202",
 						logsStreamLabel: `{job="fixture/\"push\"", service_name="go-api"}`,
-					},
+					}),
 					Source: timeline.SourceLoki,
 					ID:     "1795710089289890718_5e6a1b1c2d3e4f50",
 				},
@@ -74,10 +75,12 @@ func logsModel() *timeline.Model {
 					Severity: timeline.SeverityError,
 					TraceID:  logsTraceID,
 					Service:  "rails-api",
-					Labels: map[string]string{
+					Labels: timeline.LabelsFromMap(map[string]string{
 						"service_name": "rails-api", "severity_text": "ERROR",
 						logsStreamLabel: `{service_name="rails-api"}`,
-					},
+						// Another span's ID (the line was placed by time): kept.
+						"span_id": "00f067aa0ba90999",
+					}),
 					Source: timeline.SourceLoki,
 					ID:     "1795710089349890719_0123456789abcdef",
 				},
@@ -201,32 +204,42 @@ func TestLogsStreamLabelMatchesLoki(t *testing.T) {
 	assert.Equal(t, loki.StreamLabel, logsStreamLabel)
 }
 
+// TestLogsLabelsJSONMatchesEncodingJSON checks the hand encoder against
+// encoding/json byte for byte (sorted keys, escapes, invalid UTF-8), and
+// that only the stream selector and ID labels repeating the line's own IDs
+// are left out.
 func TestLogsLabelsJSONMatchesEncodingJSON(t *testing.T) {
-	cases := []map[string]string{
-		nil,
-		{logsStreamLabel: `{a="b"}`},
-		{"service_name": "rails-api", "b": `quote " back \ slash`, "a": "tab\tnl\ncr\r\x01", "u": "ünï\xff"},
+	const tid, sid = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba90207"
+	cases := []struct {
+		labels  map[string]string
+		dropped []string
+	}{
+		{labels: nil},
+		{labels: map[string]string{logsStreamLabel: `{a="b"}`}, dropped: []string{logsStreamLabel}},
+		{labels: map[string]string{"service_name": "rails-api", "b": `quote " back \ slash`, "a": "tab\tnl\ncr\r\x01", "u": "ünï\xff"}},
+		{labels: map[string]string{"trace_id": tid, "span_id": sid, "x": "1"}, dropped: []string{"trace_id", "span_id"}},
+		// IDs of another trace or span say something the fields do not: kept.
+		{labels: map[string]string{"trace_id": "0af7651916cd43dd8448eb211c80319c", "spanId": "00f067aa0ba90999"}},
 	}
-	for _, labels := range cases {
+	for _, c := range cases {
 		shown := map[string]string{}
-		for k, v := range labels {
-			if k != logsStreamLabel {
+		for k, v := range c.labels {
+			if !slices.Contains(c.dropped, k) {
 				shown[k] = v
 			}
 		}
 		want, err := json.Marshal(shown)
 		require.NoError(t, err)
-		got := logsLabelsJSON(labels)
-		require.JSONEq(t, string(want), string(got))
-		require.True(t, json.Valid(got))
+		got := logsLabelsJSON(timeline.LabelsFromMap(c.labels), tid, sid)
+		require.Equal(t, string(want), string(got))
 	}
 }
 
 func BenchmarkLogsLabelsJSON(b *testing.B) {
-	labels := map[string]string{"service_name": "rails-api", "env": "prod", "severity_text": "INFO", "span_id": "00f067aa0ba90207",
-		"trace_id": "4bf92f3577b34da6a3ce929d0e0e4736", "http_route": "/orders", "code_function": "GET", "scope_name": "rails", "host": "h1"}
+	labels := timeline.LabelsFromMap(map[string]string{"service_name": "rails-api", "env": "prod", "severity_text": "INFO", "span_id": "00f067aa0ba90207",
+		"trace_id": "4bf92f3577b34da6a3ce929d0e0e4736", "http_route": "/orders", "code_function": "GET", "scope_name": "rails", "host": "h1"})
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		_ = logsLabelsJSON(labels)
+		_ = logsLabelsJSON(labels, "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba90207")
 	}
 }

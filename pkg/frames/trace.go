@@ -1,8 +1,9 @@
 package frames
 
 import (
+	"cmp"
 	"encoding/json"
-	"sort"
+	"slices"
 
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 
@@ -18,22 +19,6 @@ const (
 // traceLogName names merged log lines in a span's logs, so the trace view
 // tells them apart from the span's own OTLP events (which carry their name).
 const traceLogName = "log"
-
-// traceLog is one entry of a span's logs cell in the shape Grafana's trace
-// view reads: timestamp in epoch milliseconds, fields as key/value pairs,
-// an optional name.
-type traceLog struct {
-	Timestamp float64             `json:"timestamp"`
-	Fields    []timeline.KeyValue `json:"fields"`
-	Name      string              `json:"name,omitempty"`
-}
-
-// traceReference is a span link in the trace view's references shape.
-type traceReference struct {
-	SpanID  string              `json:"spanID"`
-	TraceID string              `json:"traceID"`
-	Tags    []timeline.KeyValue `json:"tags"`
-}
 
 // Trace builds the trace frame (NameTrace) from m.Spans, one row per span in
 // the model's order, with the fields, types and order Grafana's own Tempo
@@ -101,12 +86,12 @@ func Trace(m *timeline.Model, opts Options) *data.Frame {
 		libraryNames = append(libraryNames, s.ScopeName)
 		libraryVers = append(libraryVers, s.ScopeVersion)
 		traceStates = append(traceStates, s.TraceState)
-		serviceTags = append(serviceTags, traceJSON(keyValuesOrEmpty(s.ResourceAttrs)))
+		serviceTags = append(serviceTags, appendKeyValues(nil, s.ResourceAttrs))
 		startTimes = append(startTimes, epochMillis(s.StartNs))
 		durations = append(durations, float64(s.DurationNs())/1e6)
-		logCells = append(logCells, traceJSON(spanLogs(s, logs)))
-		references = append(references, traceJSON(spanReferences(s.Links)))
-		tags = append(tags, traceJSON(spanTags(s)))
+		logCells = append(logCells, spanLogsJSON(s, logs))
+		references = append(references, spanReferencesJSON(s.Links))
+		tags = append(tags, spanTagsJSON(s))
 	}
 
 	traceField := data.NewField("traceID", nil, traceIDs)
@@ -151,84 +136,118 @@ func traceKind(kind string) string {
 	return kind
 }
 
-// spanLogs merges the span's OTLP events and the log lines attached to it
-// (indexes into logs) into one time-ordered list; at equal times events come
-// first, as they were recorded by the span itself.
-func spanLogs(s *timeline.SpanNode, logs []timeline.Log) []traceLog {
-	out := make([]traceLog, 0, len(s.Events)+len(s.Logs))
-	for _, e := range s.Events {
-		out = append(out, traceLog{Timestamp: epochMillis(e.TimeNs), Name: e.Name, Fields: keyValuesOrEmpty(e.Attrs)})
+// spanLogsJSON encodes the span's logs cell: its OTLP events and the log
+// lines attached to it (indexes into logs) in one time-ordered list of
+// {timestamp (epoch ms), fields: [{key, value}], name}, the shape Grafana's
+// trace view reads; at equal times events come first, as they were recorded
+// by the span itself. A log line's fields are body, severity and source,
+// plus service when it is not the span's and attach when the line was placed
+// by its time rather than by naming the span: the trace view shows every
+// field, and repeating what the span already says would only add noise (and
+// bytes: every attached line is in this cell).
+func spanLogsJSON(s *timeline.SpanNode, logs []timeline.Log) json.RawMessage {
+	type entry struct {
+		ms    float64
+		event int // index into s.Events, or -1 for a log line
+		log   int // index into logs
+	}
+	entries := make([]entry, 0, len(s.Events)+len(s.Logs))
+	size := 2
+	for i := range s.Events {
+		entries = append(entries, entry{ms: epochMillis(s.Events[i].TimeNs), event: i})
+		size += 64 + 48*len(s.Events[i].Attrs)
 	}
 	for _, idx := range s.Logs {
 		if idx < 0 || idx >= len(logs) {
 			continue
 		}
-		l := &logs[idx]
-		fields := []timeline.KeyValue{
-			{Key: "body", Value: l.Body},
-			{Key: "severity", Value: l.Severity},
-			{Key: "source", Value: l.SourceList()},
+		entries = append(entries, entry{ms: epochMillis(logs[idx].TimeNs), event: -1, log: idx})
+		size += 128 + len(logs[idx].Body)
+	}
+	if !slices.IsSortedFunc(entries, func(a, b entry) int { return cmp.Compare(a.ms, b.ms) }) {
+		slices.SortStableFunc(entries, func(a, b entry) int { return cmp.Compare(a.ms, b.ms) })
+	}
+	b := make([]byte, 0, size)
+	b = append(b, '[')
+	for i, e := range entries {
+		if i > 0 {
+			b = append(b, ',')
 		}
-		if l.Service != "" {
-			fields = append(fields, timeline.KeyValue{Key: "service", Value: l.Service})
-		}
-		fields = append(fields, timeline.KeyValue{Key: "attach", Value: l.Attach})
-		out = append(out, traceLog{Timestamp: epochMillis(l.TimeNs), Name: traceLogName, Fields: fields})
-	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Timestamp < out[j].Timestamp })
-	return out
-}
-
-func spanReferences(links []timeline.SpanLink) []traceReference {
-	out := make([]traceReference, 0, len(links))
-	for _, l := range links {
-		out = append(out, traceReference{SpanID: l.SpanID, TraceID: l.TraceID, Tags: keyValuesOrEmpty(l.Attrs)})
-	}
-	return out
-}
-
-// spanTags is the span's attributes plus what the merge learned: its tier,
-// and error=true (the tag the trace view marks failed spans by) unless the
-// span already carries an error attribute of its own.
-func spanTags(s *timeline.SpanNode) []timeline.KeyValue {
-	out := make([]timeline.KeyValue, 0, len(s.Attrs)+2)
-	out = append(out, s.Attrs...)
-	if s.Tier != "" {
-		out = append(out, timeline.KeyValue{Key: "tier", Value: s.Tier})
-	}
-	if s.Error {
-		hasError := false
-		for _, kv := range s.Attrs {
-			if kv.Key == "error" {
-				hasError = true
-				break
+		b = append(b, `{"timestamp":`...)
+		b = appendJSONFloat(b, e.ms)
+		b = append(b, `,"fields":`...)
+		if e.event >= 0 {
+			ev := &s.Events[e.event]
+			b = appendKeyValues(b, ev.Attrs)
+			if ev.Name != "" {
+				b = append(b, `,"name":`...)
+				b = appendJSONString(b, ev.Name)
 			}
+			b = append(b, '}')
+			continue
 		}
-		if !hasError {
-			out = append(out, timeline.KeyValue{Key: "error", Value: true})
+		l := &logs[e.log]
+		b = append(b, '[')
+		b = appendKeyValue(b, "body", l.Body)
+		b = append(b, ',')
+		b = appendKeyValue(b, "severity", l.Severity)
+		b = append(b, ',')
+		b = appendKeyValue(b, "source", l.SourceList())
+		if l.Service != "" && l.Service != s.Service {
+			b = append(b, ',')
+			b = appendKeyValue(b, "service", l.Service)
 		}
+		if l.Attach == timeline.AttachTime {
+			b = append(b, ',')
+			b = appendKeyValue(b, "attach", l.Attach)
+		}
+		b = append(b, `],"name":`...)
+		b = appendJSONString(b, traceLogName)
+		b = append(b, '}')
 	}
-	return out
+	return append(b, ']')
 }
 
-// keyValuesOrEmpty returns [] rather than nil so cells are JSON arrays, never null.
-func keyValuesOrEmpty(kvs []timeline.KeyValue) []timeline.KeyValue {
-	if kvs == nil {
-		return []timeline.KeyValue{}
+// spanReferencesJSON encodes span links in the trace view's references
+// shape: [{spanID, traceID, tags}].
+func spanReferencesJSON(links []timeline.SpanLink) json.RawMessage {
+	b := []byte{'['}
+	for i := range links {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"spanID":`...)
+		b = appendJSONString(b, links[i].SpanID)
+		b = append(b, `,"traceID":`...)
+		b = appendJSONString(b, links[i].TraceID)
+		b = append(b, `,"tags":`...)
+		b = appendKeyValues(b, links[i].Attrs)
+		b = append(b, '}')
 	}
-	return kvs
+	return append(b, ']')
 }
 
-// traceJSON encodes a cell. Values come from timeline.KeyValue, which the
-// tempo package keeps JSON-encodable (NaN and ±Inf become strings); should a
-// value from elsewhere still fail, the row keeps an empty list rather than
-// the whole frame failing.
-func traceJSON(v any) json.RawMessage {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return json.RawMessage(`[]`)
+// spanTagsJSON encodes the span's attributes plus what the merge learned:
+// its tier, and error=true (the tag the trace view marks failed spans by)
+// unless the span already carries an error attribute of its own.
+func spanTagsJSON(s *timeline.SpanNode) json.RawMessage {
+	b := make([]byte, 0, 64+48*len(s.Attrs))
+	b = appendKeyValues(b, s.Attrs)
+	b = b[:len(b)-1] // reopen the list
+	sep := func() {
+		if len(b) > 1 {
+			b = append(b, ',')
+		}
 	}
-	return b
+	if s.Tier != "" {
+		sep()
+		b = appendKeyValue(b, "tier", s.Tier)
+	}
+	if s.Error && !slices.ContainsFunc(s.Attrs, func(kv timeline.KeyValue) bool { return kv.Key == "error" }) {
+		sep()
+		b = appendKeyValue(b, "error", true)
+	}
+	return append(b, ']')
 }
 
 // epochMillis converts epoch nanoseconds to the float milliseconds the trace

@@ -147,7 +147,11 @@ func TestTraceShape(t *testing.T) {
 	assert.Equal(t, []map[string]any{{"key": "deployment.environment", "value": "test"}, {"key": "service.name", "value": "go-proxy"}}, svcTags)
 
 	// Span 04: the attached debug line comes before the span's own event.
-	var logs []traceLog
+	var logs []struct {
+		Timestamp float64             `json:"timestamp"`
+		Fields    []timeline.KeyValue `json:"fields"`
+		Name      string              `json:"name"`
+	}
 	cell("logs", row("00f067aa0ba90204"), &logs)
 	require.Len(t, logs, 2)
 	assert.Equal(t, traceLogName, logs[0].Name)

@@ -104,15 +104,17 @@ func appendJSONObject(dst []timeline.LogRecord, obj map[string]any, raw []byte, 
 	if f := pickField(fields, jsonServiceKeys); f != nil {
 		rec.Service = validUTF8(jsonString(f.value))
 	}
+	var labels []timeline.Label
 	for i := range fields {
 		if fields[i].used {
 			continue
 		}
-		if rec.Labels == nil {
-			rec.Labels = make(map[string]string, len(fields))
+		if labels == nil {
+			labels = make([]timeline.Label, 0, len(fields))
 		}
-		rec.Labels[validUTF8(fields[i].path)] = validUTF8(jsonString(fields[i].value))
+		labels = append(labels, timeline.Label{Name: validUTF8(fields[i].path), Value: validUTF8(jsonString(fields[i].value))})
 	}
+	rec.Labels = timeline.NewLabels(labels)
 	return append(dst, rec)
 }
 

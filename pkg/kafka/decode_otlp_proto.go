@@ -105,17 +105,17 @@ func otlpSeverity(lr plog.LogRecord) string {
 
 // otlpLabels flattens resource then record attributes (a record attribute
 // wins over a resource attribute of the same key) to strings.
-func otlpLabels(res, attrs pcommon.Map) map[string]string {
+func otlpLabels(res, attrs pcommon.Map) timeline.Labels {
 	if res.Len()+attrs.Len() == 0 {
 		return nil
 	}
-	out := make(map[string]string, res.Len()+attrs.Len())
+	out := make([]timeline.Label, 0, res.Len()+attrs.Len())
 	// Keys too: protobuf strings are not checked for UTF-8 by pdata.
 	for k, v := range res.All() {
-		out[validUTF8(k)] = validUTF8(v.AsString())
+		out = append(out, timeline.Label{Name: validUTF8(k), Value: validUTF8(v.AsString())})
 	}
 	for k, v := range attrs.All() {
-		out[validUTF8(k)] = validUTF8(v.AsString())
+		out = append(out, timeline.Label{Name: validUTF8(k), Value: validUTF8(v.AsString())})
 	}
-	return out
+	return timeline.NewLabels(out)
 }

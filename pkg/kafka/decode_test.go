@@ -72,7 +72,7 @@ func TestDecodeJSONFieldSpellings(t *testing.T) {
 	assert.Equal(t, "rails-api", recs[0].Service)
 	assert.Equal(t, "00f067aa0ba90205", recs[0].SpanID)
 	assert.Equal(t, testBase.UnixNano(), recs[0].TimeNs, "an unparsable time falls back to the Kafka time")
-	assert.Equal(t, map[string]string{"time": "yesterday"}, recs[0].Labels, "and stays visible as a label")
+	assert.Equal(t, map[string]string{"time": "yesterday"}, recs[0].Labels.Map(), "and stays visible as a label")
 	assert.Empty(t, decodeOne(t, decodeJSON, `{"msg":"`+testTrace+`","trace_id":"`+otherTrace+`"}`), "an explicit other trace wins over text")
 }
 

@@ -32,9 +32,9 @@ func fuzzDecode(t *testing.T, dec decodeFunc, data []byte) {
 		if !utf8.ValidString(r.Body) || !utf8.ValidString(r.Service) {
 			t.Fatalf("invalid UTF-8 in %q / %q", r.Body, r.Service)
 		}
-		for k, v := range r.Labels {
-			if !utf8.ValidString(k) || !utf8.ValidString(v) {
-				t.Fatalf("invalid UTF-8 label %q=%q", k, v)
+		for _, l := range r.Labels {
+			if !utf8.ValidString(l.Name) || !utf8.ValidString(l.Value) {
+				t.Fatalf("invalid UTF-8 label %q=%q", l.Name, l.Value)
 			}
 		}
 		if timeline.NormalizeSeverity(r.Severity) != r.Severity {

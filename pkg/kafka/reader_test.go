@@ -114,7 +114,7 @@ func TestReadEachEncoding(t *testing.T) {
 	assert.Equal(t, timeline.SeverityInfo, first.Severity)
 	assert.Equal(t, "00f067aa0ba90204", first.SpanID)
 	assert.Equal(t, "rails-api", first.Service)
-	assert.Equal(t, map[string]string{"service.name": "rails-api", "deployment.environment": "test", "code.function": "index"}, first.Labels)
+	assert.Equal(t, map[string]string{"service.name": "rails-api", "deployment.environment": "test", "code.function": "index"}, first.Labels.Map())
 	p := PartitionFor([]byte(testTrace), 16, models.HasherSaramaCompat)
 	assert.Equal(t, fmt.Sprintf("otlp_logs/%d/0/0", p), first.ID)
 	assert.JSONEq(t, `{"sql":"SELECT orders","rows":3}`, otlp.Records[1].Body)
@@ -144,7 +144,7 @@ func TestReadEachEncoding(t *testing.T) {
 	assert.Equal(t, "00f067aa0ba90203", m.SpanID)
 	assert.Equal(t, timeline.SeverityWarn, m.Severity)
 	assert.Equal(t, at.Add(5*time.Millisecond).UnixNano(), m.TimeNs)
-	assert.Equal(t, map[string]string{"upstream": "rails-api"}, m.Labels)
+	assert.Equal(t, map[string]string{"upstream": "rails-api"}, m.Labels.Map())
 	assert.Contains(t, bodies, "binary\x00\uFFFD "+testTrace, "bytes body kept, made valid UTF-8")
 
 	audit := byTopic["audit"]
@@ -153,7 +153,7 @@ func TestReadEachEncoding(t *testing.T) {
 	assert.Equal(t, time.Date(2026, 11, 14, 10, 0, 2, 500e6, time.UTC).UnixNano(), audit.Records[0].TimeNs)
 	assert.Equal(t, timeline.SeverityInfo, audit.Records[0].Severity)
 	assert.Equal(t, "rails-api", audit.Records[0].Service)
-	assert.Equal(t, map[string]string{"user.id": "u-42", "user.role": "admin"}, audit.Records[0].Labels)
+	assert.Equal(t, map[string]string{"user.id": "u-42", "user.role": "admin"}, audit.Records[0].Labels.Map())
 	assert.Equal(t, "policy check for "+testTrace, audit.Records[1].Body)
 	assert.Equal(t, timeline.SeverityError, audit.Records[1].Severity, "pino level 50")
 	assert.Equal(t, int64(1794650403)*1e9, audit.Records[1].TimeNs)

@@ -111,8 +111,8 @@ func TestQueryRecordedFixtures(t *testing.T) {
 				assert.Equal(t, timeline.SeverityInfo, r.Severity, "record %d", i)
 				assert.Equal(t, timeline.SourceLoki, r.Source)
 				assert.NotEmpty(t, r.Body)
-				assert.NotContains(t, r.Labels, lineMatchLabel)
-				assert.NotEmpty(t, r.Labels[StreamLabel])
+				assert.NotContains(t, r.Labels.Map(), lineMatchLabel)
+				assert.NotEmpty(t, r.Labels.Get(StreamLabel))
 				assert.False(t, ids[r.ID], "duplicate ID %s", r.ID)
 				ids[r.ID] = true
 			}
@@ -128,13 +128,13 @@ func TestQueryCategorizedLabels(t *testing.T) {
 	require.NoError(t, err)
 	otlp := res.Records[len(res.Records)-1] // the OTLP "GET" record
 	assert.Equal(t, "otlp: GET completed in 10ms trace_id="+fixtureTraceID, otlp.Body)
-	assert.Equal(t, `{deployment_environment="test", service_name="rails-api", service_namespace="shop"}`, otlp.Labels[StreamLabel])
+	assert.Equal(t, `{deployment_environment="test", service_name="rails-api", service_namespace="shop"}`, otlp.Labels.Get(StreamLabel))
 	assert.Equal(t, "1795710089349890719_"+otlp.ID[len("1795710089349890719_"):], otlp.ID)
 	for k, v := range map[string]string{
 		"service_name": "rails-api", "deployment_environment": "test", // stream
 		"severity_text": "INFO", "code_function": "GET", "span_id": "00f067aa0ba90207", // structured metadata
 	} {
-		assert.Equal(t, v, otlp.Labels[k], k)
+		assert.Equal(t, v, otlp.Labels.Get(k), k)
 	}
 	// The ID does not depend on the page or query: a second run agrees.
 	again, err := c.Query(context.Background(), fixtureTraceID, fixtureStart, fixtureEnd)

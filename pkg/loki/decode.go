@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -29,9 +30,6 @@ var ErrBadResponse = errors.New("unexpected Loki response")
 // never held in memory as a whole, only this window of it plus the records.
 const decodeBufferSize = 64 << 10
 
-// kv is one label, kept as a pair (not a map) while a stream is decoded.
-type kv struct{ k, v string }
-
 // entry is one decoded line with the identity of its stream, which
 // pagination and deduplication need.
 type entry struct {
@@ -54,8 +52,8 @@ type rawValue struct {
 type decoder struct {
 	iter    *jsoniter.Iterator
 	out     []entry
-	labels  []kv
-	meta    []kv
+	labels  []timeline.Label
+	meta    []timeline.Label
 	values  []rawValue
 	intern  map[string]string
 	success bool
@@ -163,19 +161,20 @@ func (d *decoder) stream() error {
 	if err != nil {
 		return err
 	}
-	sort.Slice(d.labels, func(i, j int) bool { return d.labels[i].k < d.labels[j].k })
+	sort.Slice(d.labels, func(i, j int) bool { return d.labels[i].Name < d.labels[j].Name })
 	sel := streamSelector(d.labels)
+	// The stream's labels, shared by every line without metadata of its own.
+	shared := timeline.NewLabels(append(slices.Clone(d.labels), timeline.Label{Name: StreamLabel, Value: sel}))
 	for _, v := range d.values {
-		labels := make(map[string]string, len(d.labels)+v.metaEnd-v.metaStart+1)
-		for _, l := range d.labels {
-			labels[l.k] = l.v
+		labels := shared
+		if meta := d.meta[v.metaStart:v.metaEnd]; len(meta) > 0 {
+			// Structured metadata, then parsed labels, override stream
+			// labels, as Loki's own label precedence does: NewLabels keeps
+			// the last of a repeated name.
+			own := make([]timeline.Label, 0, len(shared)+len(meta))
+			own = append(append(own, shared...), meta...)
+			labels = timeline.NewLabels(own)
 		}
-		// Structured metadata, then parsed labels, override stream labels,
-		// as Loki's own label precedence does.
-		for _, l := range d.meta[v.metaStart:v.metaEnd] {
-			labels[l.k] = l.v
-		}
-		labels[StreamLabel] = sel
 		e := entry{stream: sel, rec: timeline.LogRecord{
 			TimeNs: v.ts,
 			Body:   v.line,
@@ -236,7 +235,7 @@ func (d *decoder) value() error {
 // readLabels appends the string map at the iterator to dst, without the
 // helper label of the auto trace filter (in the plain encoding Loki puts it
 // among the stream labels, where it would also spoil the stream selector).
-func (d *decoder) readLabels(dst *[]kv) error {
+func (d *decoder) readLabels(dst *[]timeline.Label) error {
 	return d.readObject(func(key string) error {
 		if key == lineMatchLabel {
 			return d.iter.Skip()
@@ -252,7 +251,7 @@ func (d *decoder) readLabels(dst *[]kv) error {
 		if err != nil {
 			return err
 		}
-		*dst = append(*dst, kv{k, v})
+		*dst = append(*dst, timeline.Label{Name: k, Value: v})
 		return nil
 	})
 }

@@ -31,7 +31,7 @@ func checkRecord(t *testing.T, r *timeline.LogRecord) {
 	if r.SpanID != "" && !isLowerHex(r.SpanID, 16) {
 		t.Fatalf("span ID %q is not 16 lower-case hex digits", r.SpanID)
 	}
-	if r.Source != timeline.SourceLoki || r.ID == "" || r.Labels[StreamLabel] == "" {
+	if r.Source != timeline.SourceLoki || r.ID == "" || r.Labels.Get(StreamLabel) == "" {
 		t.Fatalf("record without source, ID or stream: %+v", r)
 	}
 	if timeline.NormalizeSeverity(r.Severity) != r.Severity {
@@ -68,7 +68,7 @@ func FuzzDecodeResponse(f *testing.F) {
 		}
 		for i := range entries {
 			checkRecord(t, &entries[i].rec)
-			if entries[i].stream != entries[i].rec.Labels[StreamLabel] {
+			if entries[i].stream != entries[i].rec.Labels.Get(StreamLabel) {
 				t.Fatalf("stream key and label differ")
 			}
 		}
@@ -104,7 +104,7 @@ func FuzzScanBody(f *testing.F) {
 	f.Add(`key="unterminated trace_id=1`)
 	f.Add(`= == =" "`)
 	f.Fuzz(func(t *testing.T, body string) {
-		r := timeline.LogRecord{TimeNs: 1, Body: body, Labels: map[string]string{StreamLabel: "{}"}, Source: timeline.SourceLoki, ID: "1_0"}
+		r := timeline.LogRecord{TimeNs: 1, Body: body, Labels: timeline.Labels{{Name: StreamLabel, Value: "{}"}}, Source: timeline.SourceLoki, ID: "1_0"}
 		enrich(&r)
 		checkRecord(t, &r)
 	})

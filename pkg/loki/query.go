@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/traceweave/traceweave/pkg/models"
+	"github.com/traceweave/traceweave/pkg/timeline"
 )
 
 // lineMatchLabel is the helper label Grafana's trace-to-logs query adds to
@@ -56,16 +57,16 @@ func BuildQueries(selector, filter, traceID string) []string {
 // streamSelector writes sorted labels as a LogQL stream selector, values
 // quoted the way Loki's lexer unquotes them (Go string syntax), so any value,
 // including quotes, backslashes and newlines, round-trips.
-func streamSelector(labels []kv) string {
+func streamSelector(labels []timeline.Label) string {
 	var b strings.Builder
 	b.WriteByte('{')
 	for i, l := range labels {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString(l.k)
+		b.WriteString(l.Name)
 		b.WriteByte('=')
-		b.WriteString(strconv.Quote(l.v))
+		b.WriteString(strconv.Quote(l.Value))
 	}
 	b.WriteByte('}')
 	return b.String()

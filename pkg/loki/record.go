@@ -26,14 +26,14 @@ var (
 // everything in structured metadata.
 func enrich(r *timeline.LogRecord) {
 	for _, k := range serviceLabels {
-		if v := r.Labels[k]; v != "" {
+		if v := r.Labels.Get(k); v != "" {
 			r.Service = v
 			break
 		}
 	}
 	r.Severity = timeline.SeverityUnknown
 	for _, k := range severityLabels {
-		if v, ok := r.Labels[k]; ok {
+		if v, ok := r.Labels.Lookup(k); ok {
 			if s := timeline.NormalizeSeverity(v); s != timeline.SeverityUnknown {
 				r.Severity = s
 				break
@@ -41,13 +41,13 @@ func enrich(r *timeline.LogRecord) {
 		}
 	}
 	for _, k := range traceIDLabels {
-		if id := hexTraceID(r.Labels[k]); id != "" {
+		if id := hexTraceID(r.Labels.Get(k)); id != "" {
 			r.TraceID = id
 			break
 		}
 	}
 	for _, k := range spanIDLabels {
-		if id := hexSpanID(r.Labels[k]); id != "" {
+		if id := hexSpanID(r.Labels.Get(k)); id != "" {
 			r.SpanID = id
 			break
 		}

@@ -112,7 +112,7 @@ func TestRecordFields(t *testing.T) {
 }
 
 func TestStreamSelectorEscapes(t *testing.T) {
-	sel := streamSelector([]kv{{"a", `x"y`}, {"b", `back\slash`}, {"c", "new\nline"}, {"d", "ünï"}})
+	sel := streamSelector([]timeline.Label{{Name: "a", Value: `x"y`}, {Name: "b", Value: `back\slash`}, {Name: "c", Value: "new\nline"}, {Name: "d", Value: "ünï"}})
 	assert.Equal(t, `{a="x\"y", b="back\\slash", c="new\nline", d="ünï"}`, sel)
 }
 
@@ -126,8 +126,8 @@ func TestDecodeDropsAutoFilterLabel(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, entries, 2)
 	for _, e := range entries {
-		assert.Equal(t, `{job="a"}`, e.rec.Labels[StreamLabel])
-		assert.NotContains(t, e.rec.Labels, lineMatchLabel)
+		assert.Equal(t, `{job="a"}`, e.rec.Labels.Get(StreamLabel))
+		assert.NotContains(t, e.rec.Labels.Map(), lineMatchLabel)
 		assert.Equal(t, fixtureTraceID, e.rec.TraceID)
 	}
 	assert.Equal(t, entries[0].stream, entries[1].stream, "one stream, whatever the helper label said")

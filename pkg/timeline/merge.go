@@ -310,17 +310,8 @@ func mergeInto(dst *Log, r *LogRecord, takeBody bool) bool {
 	if takeBody {
 		dst.Body = r.Body
 	}
-	if len(r.Labels) > 0 {
-		// A new map: the inputs are never modified.
-		merged := make(map[string]string, len(dst.Labels)+len(r.Labels))
-		for k, v := range r.Labels {
-			merged[k] = v
-		}
-		for k, v := range dst.Labels {
-			merged[k] = v // the first source's value wins
-		}
-		dst.Labels = merged
-	}
+	// A new slice when r adds labels: the inputs are never modified.
+	dst.Labels = MergeLabels(dst.Labels, r.Labels)
 	return takeBody
 }
 

@@ -80,9 +80,9 @@ func TestMergeAttachment(t *testing.T) {
 
 func TestMergeDedupAcrossSources(t *testing.T) {
 	loki := []LogRecord{logAt(SourceLoki, "rails-api", "0000000000000004", "GET /orders 200", 60.4)}
-	loki[0].Labels = map[string]string{"env": "test"}
+	loki[0].Labels = LabelsFromMap(map[string]string{"env": "test"})
 	otlp := []LogRecord{logAt("kafka:otlp_logs", "rails-api", "", "GET /orders 200", 60.9)} // same millisecond? no: 60.4 vs 60.9 → both in ms 60
-	otlp[0].Labels = map[string]string{"env": "prod", "host": "h1"}
+	otlp[0].Labels = LabelsFromMap(map[string]string{"env": "prod", "host": "h1"})
 	raw := []LogRecord{logAt("kafka:syslog", "", "", `"GET  /orders 200\n"`, 60.1)}      // JSON-quoted, extra spaces
 	other := []LogRecord{logAt("kafka:audit", "rails-api", "", "GET /orders 200", 61.0)} // next millisecond: distinct
 	m := Merge(fiveTier(), loki, otlp, raw, other)
@@ -90,12 +90,12 @@ func TestMergeDedupAcrossSources(t *testing.T) {
 	first := m.Logs[0]
 	require.Equal(t, []string{"loki", "kafka:otlp_logs", "kafka:syslog"}, first.Sources)
 	require.Equal(t, "loki,kafka:otlp_logs,kafka:syslog", first.SourceList())
-	require.Equal(t, "test", first.Labels["env"], "first source's value wins")
-	require.Equal(t, "h1", first.Labels["host"], "missing labels are filled in")
+	require.Equal(t, "test", first.Labels.Get("env"), "first source's value wins")
+	require.Equal(t, "h1", first.Labels.Get("host"), "missing labels are filled in")
 	require.Equal(t, "0000000000000004", first.AttachedSpanID)
 	require.Equal(t, []string{"kafka:audit"}, m.Logs[1].Sources)
 	// Inputs are not modified.
-	require.Equal(t, "test", loki[0].Labels["env"])
+	require.Equal(t, "test", loki[0].Labels.Get("env"))
 	require.Len(t, loki[0].Labels, 1)
 }
 

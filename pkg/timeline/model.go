@@ -116,8 +116,9 @@ type LogRecord struct {
 	TraceID  string `json:"traceId,omitempty"`
 	SpanID   string `json:"spanId,omitempty"`
 	Service  string `json:"service,omitempty"`
-	// Labels holds stream labels, structured metadata and attributes, flattened to strings.
-	Labels map[string]string `json:"labels,omitempty"`
+	// Labels holds stream labels, structured metadata and attributes,
+	// flattened to strings (shared between records: never modify in place).
+	Labels Labels `json:"labels,omitempty"`
 	// Source is "loki" or "kafka:<topic>".
 	Source string `json:"source"`
 	// ID identifies the line within its source (Loki stream+ts+index, Kafka topic/partition/offset/index).

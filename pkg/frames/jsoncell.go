@@ -1,0 +1,134 @@
+package frames
+
+import (
+	"encoding/json"
+	"math"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/traceweave/traceweave/pkg/timeline"
+)
+
+// JSON cells, hand-encoded. The trace frame carries four JSON cells per span
+// (serviceTags, logs, references, tags) and the logs frame one per line;
+// encoding/json walks interface values by reflection, which made the trace
+// frame of a 10k-span trace cost ~20 ms and its logs cells a third of the
+// answer's build time at 100k lines (BENCHMARKS.md). The encoders here write
+// the same JSON (tests compare them byte for byte with encoding/json with
+// HTML escaping off) for the value types timeline.KeyValue holds, and fall
+// back to encoding/json for anything else.
+
+// appendJSONValue appends one attribute value.
+func appendJSONValue(b []byte, v any) []byte {
+	switch x := v.(type) {
+	case string:
+		return appendJSONString(b, x)
+	case bool:
+		return strconv.AppendBool(b, x)
+	case int64:
+		return strconv.AppendInt(b, x, 10)
+	case int:
+		return strconv.AppendInt(b, int64(x), 10)
+	case float64:
+		return appendJSONFloat(b, x)
+	case nil:
+		return append(b, "null"...)
+	}
+	raw, err := json.Marshal(v)
+	if err != nil {
+		// Not encodable (a NaN nested in a list, say): null keeps the cell
+		// valid JSON and the rest of the span readable.
+		return append(b, "null"...)
+	}
+	return append(b, raw...)
+}
+
+// appendJSONFloat writes a float64 as encoding/json does: shortest form,
+// exponent notation only for very small or large magnitudes, with a
+// one-digit negative exponent (1e-7, not 1e-07). NaN and ±Inf, which JSON
+// cannot hold, become null.
+func appendJSONFloat(b []byte, f float64) []byte {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return append(b, "null"...)
+	}
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if format == 'e' {
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b
+}
+
+// appendKeyValues appends attributes as [{"key":…,"value":…},…], the shape
+// of the trace view's tags; nil is [].
+func appendKeyValues(b []byte, kvs []timeline.KeyValue) []byte {
+	b = append(b, '[')
+	for i := range kvs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendKeyValue(b, kvs[i].Key, kvs[i].Value)
+	}
+	return append(b, ']')
+}
+
+// appendKeyValue appends one {"key":…,"value":…} object.
+func appendKeyValue(b []byte, key string, value any) []byte {
+	b = append(b, `{"key":`...)
+	b = appendJSONString(b, key)
+	b = append(b, `,"value":`...)
+	b = appendJSONValue(b, value)
+	return append(b, '}')
+}
+
+// appendJSONString appends s as a JSON string, escaping what JSON requires
+// (quote, backslash, control characters) and replacing invalid UTF-8, as
+// encoding/json does.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c == '\n':
+				b = append(b, '\\', 'n')
+			case c == '\r':
+				b = append(b, '\\', 'r')
+			case c == '\t':
+				b = append(b, '\\', 't')
+			case c == '\b':
+				b = append(b, '\\', 'b')
+			case c == '\f':
+				b = append(b, '\\', 'f')
+			case c < 0x20:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, "\\ufffd"...)
+		case r == '\u2028' || r == '\u2029':
+			// Line and paragraph separators, escaped by encoding/json
+			// because JavaScript source cannot hold them raw.
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+		default:
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(b, '"')
+}

@@ -1,0 +1,95 @@
+package frames
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/traceweave/traceweave/pkg/timeline"
+)
+
+// stdJSON is what encoding/json writes for v, with HTML escaping off (the
+// frames do not escape <, > and &; both forms are the same JSON).
+func stdJSON(t *testing.T, v any) string {
+	t.Helper()
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	require.NoError(t, enc.Encode(v))
+	return string(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+}
+
+// TestJSONCellsMatchEncodingJSON checks the hand encoders byte for byte
+// against encoding/json on every value type an attribute can hold.
+func TestJSONCellsMatchEncodingJSON(t *testing.T) {
+	strs := []string{"", "plain", `quote " back \ slash`, "tab\tnl\ncr\r bell\x07 bs\b ff\f", "ünï", "bad\xffutf8", "sep\u2028par\u2029", "<a href='x'>&amp;</a>"}
+	floats := []float64{0, 1, -1.5, 0.1, 1e-6, 9.99e-7, 1e-7, 123456789.125, 1e20, 1e21, 1.5e300, -2.5e-300, 1795710089284.8907, math.Copysign(0, -1)}
+	var kvs []timeline.KeyValue
+	for _, s := range strs {
+		kvs = append(kvs, timeline.KeyValue{Key: s, Value: s})
+	}
+	for _, f := range floats {
+		kvs = append(kvs, timeline.KeyValue{Key: "f", Value: f})
+		require.Equal(t, stdJSON(t, f), string(appendJSONFloat(nil, f)), "float %v", f)
+	}
+	kvs = append(kvs,
+		timeline.KeyValue{Key: "i", Value: int64(-42)},
+		timeline.KeyValue{Key: "max", Value: int64(math.MaxInt64)},
+		timeline.KeyValue{Key: "n", Value: 7},
+		timeline.KeyValue{Key: "b", Value: true},
+		timeline.KeyValue{Key: "nil", Value: nil},
+		timeline.KeyValue{Key: "list", Value: []any{"a", int64(1), 2.5, false, []any{}}},
+		timeline.KeyValue{Key: "map", Value: map[string]any{"z": "1", "a": map[string]any{"b": int64(2)}}},
+	)
+	require.Equal(t, stdJSON(t, kvs), string(appendKeyValues(nil, kvs)))
+	require.Equal(t, "[]", string(appendKeyValues(nil, nil)))
+	require.Equal(t, "null", string(appendJSONValue(nil, math.NaN())), "NaN cannot be JSON")
+}
+
+// TestTraceCellsMatchEncodingJSON compares the span cells with what
+// encoding/json gives for the documented shapes.
+func TestTraceCellsMatchEncodingJSON(t *testing.T) {
+	type traceLog struct {
+		Timestamp float64             `json:"timestamp"`
+		Fields    []timeline.KeyValue `json:"fields"`
+		Name      string              `json:"name,omitempty"`
+	}
+	logs := []timeline.Log{
+		{LogRecord: timeline.LogRecord{TimeNs: 3_000_000, Body: "third <b>", Severity: "info", Service: "api"}, Sources: []string{"loki"}, Attach: timeline.AttachSpanID},
+		{LogRecord: timeline.LogRecord{TimeNs: 1_500_000, Body: "first", Severity: "error", Service: "db"}, Sources: []string{"loki", "kafka:otlp_logs"}, Attach: timeline.AttachTime},
+	}
+	s := &timeline.SpanNode{Span: timeline.Span{
+		Service: "api", Tier: timeline.TierGo,
+		Attrs:  []timeline.KeyValue{{Key: "http.route", Value: "/x"}},
+		Events: []timeline.SpanEvent{{TimeNs: 3_000_000, Name: "exception", Attrs: []timeline.KeyValue{{Key: "exception.message", Value: "boom"}}}, {TimeNs: 2_000_000}},
+		Links:  []timeline.SpanLink{{TraceID: "0a", SpanID: "0b", Attrs: []timeline.KeyValue{{Key: "k", Value: int64(1)}}}},
+	}, Logs: []int{1, 0, 5}, Error: true}
+
+	want := []traceLog{
+		{Timestamp: 1.5, Name: "log", Fields: []timeline.KeyValue{{Key: "body", Value: "first"}, {Key: "severity", Value: "error"}, {Key: "source", Value: "loki,kafka:otlp_logs"}, {Key: "service", Value: "db"}, {Key: "attach", Value: "time"}}},
+		{Timestamp: 2, Fields: []timeline.KeyValue{}},
+		{Timestamp: 3, Name: "exception", Fields: []timeline.KeyValue{{Key: "exception.message", Value: "boom"}}},
+		{Timestamp: 3, Name: "log", Fields: []timeline.KeyValue{{Key: "body", Value: "third <b>"}, {Key: "severity", Value: "info"}, {Key: "source", Value: "loki"}}},
+	}
+	require.Equal(t, stdJSON(t, want), string(spanLogsJSON(s, logs)), "time order, events first at equal times, out-of-range index skipped")
+	require.Equal(t, `[{"spanID":"0b","traceID":"0a","tags":[{"key":"k","value":1}]}]`, string(spanReferencesJSON(s.Links)))
+	require.Equal(t, `[{"key":"http.route","value":"/x"},{"key":"tier","value":"go"},{"key":"error","value":true}]`, string(spanTagsJSON(s)))
+	require.Equal(t, `[]`, string(spanTagsJSON(&timeline.SpanNode{})))
+}
+
+func BenchmarkSpanLogsJSON(b *testing.B) {
+	logs := make([]timeline.Log, 10)
+	idx := make([]int, len(logs))
+	for i := range logs {
+		logs[i] = timeline.Log{LogRecord: timeline.LogRecord{TimeNs: int64(i) * 1e6, Body: `level=info msg="GET /api/orders step 5 handled in 8ms user=1005 cache=miss"`, Severity: "info", Service: "go-api"}, Sources: []string{"loki"}, Attach: timeline.AttachSpanID}
+		idx[i] = i
+	}
+	s := &timeline.SpanNode{Span: timeline.Span{Service: "go-api"}, Logs: idx}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		_ = spanLogsJSON(s, logs)
+	}
+}
