@@ -162,7 +162,7 @@ func spanLogsJSON(s *timeline.SpanNode, logs []timeline.Log) json.RawMessage {
 			continue
 		}
 		entries = append(entries, entry{ms: epochMillis(logs[idx].TimeNs), event: -1, log: idx})
-		size += 128 + len(logs[idx].Body)
+		size += 192 + len(logs[idx].Body)
 	}
 	if !slices.IsSortedFunc(entries, func(a, b entry) int { return cmp.Compare(a.ms, b.ms) }) {
 		slices.SortStableFunc(entries, func(a, b entry) int { return cmp.Compare(a.ms, b.ms) })
@@ -188,18 +188,18 @@ func spanLogsJSON(s *timeline.SpanNode, logs []timeline.Log) json.RawMessage {
 		}
 		l := &logs[e.log]
 		b = append(b, '[')
-		b = appendKeyValue(b, "body", l.Body)
+		b = appendKeyString(b, "body", l.Body)
 		b = append(b, ',')
-		b = appendKeyValue(b, "severity", l.Severity)
+		b = appendKeyString(b, "severity", l.Severity)
 		b = append(b, ',')
-		b = appendKeyValue(b, "source", l.SourceList())
+		b = appendKeyString(b, "source", l.SourceList())
 		if l.Service != "" && l.Service != s.Service {
 			b = append(b, ',')
-			b = appendKeyValue(b, "service", l.Service)
+			b = appendKeyString(b, "service", l.Service)
 		}
 		if l.Attach == timeline.AttachTime {
 			b = append(b, ',')
-			b = appendKeyValue(b, "attach", l.Attach)
+			b = appendKeyString(b, "attach", l.Attach)
 		}
 		b = append(b, `],"name":`...)
 		b = appendJSONString(b, traceLogName)
@@ -241,7 +241,7 @@ func spanTagsJSON(s *timeline.SpanNode) json.RawMessage {
 	}
 	if s.Tier != "" {
 		sep()
-		b = appendKeyValue(b, "tier", s.Tier)
+		b = appendKeyString(b, "tier", s.Tier)
 	}
 	if s.Error && !slices.ContainsFunc(s.Attrs, func(kv timeline.KeyValue) bool { return kv.Key == "error" }) {
 		sep()
