@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -119,26 +120,33 @@ func (df dockerfile) stage(name string) (dockerStage, bool) {
 func (df dockerfile) copySources() []string {
 	var out []string
 	for _, st := range df.Stages {
-		for _, l := range st.Lines {
-			kw, rest, _ := strings.Cut(l, " ")
-			if !strings.EqualFold(kw, "COPY") && !strings.EqualFold(kw, "ADD") {
-				continue
-			}
-			var args []string
-			fromStage := false
-			for _, f := range strings.Fields(rest) {
-				if strings.HasPrefix(f, "--from=") {
-					fromStage = true
-				}
-				if !strings.HasPrefix(f, "--") {
-					args = append(args, f)
-				}
-			}
-			if fromStage || len(args) < 2 {
-				continue
-			}
-			out = append(out, args[:len(args)-1]...)
+		out = append(out, st.copySources()...)
+	}
+	return out
+}
+
+// copySources returns the context paths the stage's COPY/ADD read.
+func (st dockerStage) copySources() []string {
+	var out []string
+	for _, l := range st.Lines {
+		kw, rest, _ := strings.Cut(l, " ")
+		if !strings.EqualFold(kw, "COPY") && !strings.EqualFold(kw, "ADD") {
+			continue
 		}
+		var args []string
+		fromStage := false
+		for _, f := range strings.Fields(rest) {
+			if strings.HasPrefix(f, "--from=") {
+				fromStage = true
+			}
+			if !strings.HasPrefix(f, "--") {
+				args = append(args, f)
+			}
+		}
+		if fromStage || len(args) < 2 {
+			continue
+		}
+		out = append(out, args[:len(args)-1]...)
 	}
 	return out
 }
@@ -188,6 +196,9 @@ type imageInputs struct {
 	Dockerignore string
 	GoMod        string
 	PackageJSON  []byte
+	// PluginDirs are the repo-relative directories of this module's
+	// packages the plugin binary is built from (go list -deps ./pkg).
+	PluginDirs []string
 }
 
 func loadImageInputs(t *testing.T, root string) imageInputs {
@@ -205,7 +216,32 @@ func loadImageInputs(t *testing.T, root string) imageInputs {
 		Dockerignore: string(read(dockerignorePath)),
 		GoMod:        string(read(goModPath)),
 		PackageJSON:  read(packageJSONPath),
+		PluginDirs:   pluginPackageDirs(t, root),
 	}
+}
+
+// pluginPackageDirs lists, relative to root, the directories of this
+// module's packages that the plugin binary (./pkg) imports, directly or not.
+func pluginPackageDirs(t *testing.T, root string) []string {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-deps", "-f", "{{if .Module}}{{if .Module.Main}}{{.Dir}}{{end}}{{end}}", "./pkg")
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list -deps ./pkg: %v", err)
+	}
+	var dirs []string
+	for _, d := range strings.Fields(string(out)) {
+		rel, err := filepath.Rel(root, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dirs = append(dirs, filepath.ToSlash(rel))
+	}
+	if len(dirs) == 0 {
+		t.Fatal("go list -deps ./pkg listed no package of this module")
+	}
+	return dirs
 }
 
 // ignorePatterns returns the non-comment lines of a .dockerignore.
@@ -304,6 +340,18 @@ func checkGrafanaImage(c composeFile, root string, in imageInputs) []string {
 		text := be.text()
 		if mv := mageRequireRE.FindStringSubmatch(in.GoMod); mv != nil && !strings.Contains(text, "github.com/magefile/mage@"+mv[1]) {
 			probs = append(probs, fmt.Sprintf("%s: backend stage does not run github.com/magefile/mage@%s (the version go.mod requires)", grafanaDockerfile, mv[1]))
+		}
+		// Every package of this module the binary imports must be in the
+		// build context of the stage, or the build fails with "package not
+		// found" (internal/ was once missing here).
+		srcs := be.copySources()
+		for _, dir := range in.PluginDirs {
+			if !slices.ContainsFunc(srcs, func(src string) bool {
+				src = strings.Trim(path.Clean(src), "/")
+				return src == "." || dir == src || strings.HasPrefix(dir, src+"/")
+			}) {
+				probs = append(probs, fmt.Sprintf("%s: backend stage does not copy %s/, which the plugin binary imports", grafanaDockerfile, dir))
+			}
 		}
 		if !strings.Contains(text, "ARG TARGETARCH") {
 			probs = append(probs, grafanaDockerfile+": backend stage does not declare ARG TARGETARCH, so it cannot pick the host's architecture")
