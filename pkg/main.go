@@ -3,14 +3,22 @@ package main
 
 import (
 	"os"
+	"runtime/debug"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend/datasource"
 	"github.com/grafana/grafana-plugin-sdk-go/backend/log"
 
+	"github.com/traceweave/traceweave/internal/memlimit"
 	"github.com/traceweave/traceweave/pkg/plugin"
 )
 
 func main() {
+	// memory_limit in the plugin's grafana.ini section (see internal/memlimit).
+	if msg, err := memlimit.Apply(os.Getenv, debug.SetMemoryLimit); err != nil {
+		log.DefaultLogger.Warn("ignoring the memory limit setting", "error", err.Error())
+	} else if msg != "" {
+		log.DefaultLogger.Info(msg)
+	}
 	if err := datasource.Manage(plugin.PluginID, plugin.NewDatasource, datasource.ManageOpts{}); err != nil {
 		log.DefaultLogger.Error(err.Error())
 		os.Exit(1)

@@ -318,24 +318,26 @@ func BenchmarkLokiEarlyStart(b *testing.B) {
 // binary (a child process speaking the plugin protocol, as Grafana runs it;
 // frames cross gRPC as Arrow) and reports the child's peak RSS (VmHWM):
 // target ≤ 300 MB for 100k log lines. Each case starts a fresh process so
-// its peak belongs to that case. The gomemlimit cases start the plugin with
-// GOMEMLIMIT set (the Go runtime's soft memory limit, read at start), to
-// measure what a limit set by pkg/main.go or the deployment would give.
+// its peak belongs to that case. The memory_limit cases start the plugin as
+// Grafana does with memory_limit in the plugin's grafana.ini section
+// (GF_PLUGIN_MEMORY_LIMIT, a soft limit applied by internal/memlimit).
 func BenchmarkBinaryQueryData(b *testing.B) {
 	w := getWorld(b)
 	bin := harness.Binary(b)
 	for _, c := range []struct {
 		spans, logs int
 		memLimit    string
-	}{{1_000, 0, ""}, {1_000, 1_000, ""}, {1_000, 100_000, ""}, {10_000, 100_000, ""}, {1_000, 100_000, "256MiB"}} {
+	}{{1_000, 0, ""}, {1_000, 1_000, ""}, {1_000, 100_000, ""}, {10_000, 100_000, ""}, {1_000, 100_000, "300MiB"}, {10_000, 100_000, "300MiB"}} {
 		tc := w.cases[caseName(c.spans, c.logs)]
 		name := tc.name
 		if c.memLimit != "" {
-			name += "/gomemlimit=" + c.memLimit
+			name += "/memory_limit=" + c.memLimit
 		}
 		b.Run(name, func(b *testing.B) {
 			if c.memLimit != "" {
-				b.Setenv("GOMEMLIMIT", c.memLimit) // the child inherits it; this process read its own at start
+				// As Grafana passes memory_limit from the plugin's grafana.ini
+				// section; the child inherits it (internal/memlimit).
+				b.Setenv("GF_PLUGIN_MEMORY_LIMIT", c.memLimit)
 			}
 			p := harness.Start(b)
 			ctx := benchCtx(b)
