@@ -21,6 +21,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/traceweave/traceweave/internal/memlimit"
 )
 
 const (
@@ -501,4 +503,53 @@ func TestImageChecksCatchMistakes(t *testing.T) {
 			t.Error("want a problem for a dist/ mount outside the plugin directory")
 		}
 	})
+}
+
+// TestGrafanaINIPluginSection checks the image's grafana.ini: the plugin's
+// section is named after the plugin id (or Grafana passes its keys to no
+// one), its memory_limit is a value the plugin accepts, and the final stage
+// installs the file where Grafana reads it.
+func TestGrafanaINIPluginSection(t *testing.T) {
+	s := loadStack(t)
+	src, err := os.ReadFile(filepath.Join(s.root, "deploy/grafana/grafana.ini"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	section, keys := "", map[string]map[string]string{}
+	for _, line := range strings.Split(string(src), "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, ";"):
+		case strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]"):
+			section = strings.Trim(line, "[]")
+			keys[section] = map[string]string{}
+		default:
+			k, v, ok := strings.Cut(line, "=")
+			if !ok || section == "" {
+				t.Fatalf("grafana.ini: line %q is not key = value inside a section", line)
+			}
+			keys[section][strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+	}
+	plugin, ok := keys["plugin."+pluginType]
+	if !ok {
+		t.Fatalf("grafana.ini has no [plugin.%s] section; sections: %v", pluginType, keys)
+	}
+	if _, err := memlimit.Parse(plugin["memory_limit"]); err != nil {
+		t.Errorf("grafana.ini memory_limit: %v", err)
+	}
+	df := parseDockerfile(string(mustRead(t, filepath.Join(s.root, grafanaDockerfile))))
+	final := df.Stages[len(df.Stages)-1]
+	if !slices.Contains(final.Lines, "COPY deploy/grafana/grafana.ini /etc/grafana/grafana.ini") {
+		t.Errorf("%s: the final stage does not install deploy/grafana/grafana.ini as /etc/grafana/grafana.ini", grafanaDockerfile)
+	}
+}
+
+func mustRead(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
