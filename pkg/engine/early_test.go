@@ -125,13 +125,13 @@ func (r lokiRange) String() string {
 // forward, at most limit, and records every request's range.
 type fakeLoki struct {
 	*httptest.Server
-	fail    bool          // answer 500 to every request
-	stall   bool          // hold every request until it is cancelled
+	fail  bool // answer 500 to every request
+	stall bool // hold every request until it is cancelled
 	// endInclusive answers [start, end] instead of Loki's [start, end).
 	endInclusive bool
-	entered chan struct{} // receives once per request, when there is room
-	mu      sync.Mutex
-	ranges  []lokiRange
+	entered      chan struct{} // receives once per request, when there is room
+	mu           sync.Mutex
+	ranges       []lokiRange
 }
 
 func newFakeLoki(t *testing.T) *fakeLoki {
