@@ -107,7 +107,8 @@ func (e *Engine) Configured(source string) bool {
 
 // Request is one query: a normalised trace ID, the sources to ask (empty:
 // all configured) and the panel's time range, used when the trace itself
-// cannot give the window.
+// cannot give the window, and, when it is short, to start Loki before
+// Tempo answers (see the package comment).
 type Request struct {
 	TraceID string
 	Sources []string
