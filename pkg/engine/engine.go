@@ -1,7 +1,26 @@
-// Package engine runs one Traceweave query end to end: Tempo first (the
-// trace gives the time window), then Loki and Kafka concurrently over that
-// window, then the pure merge. The Grafana plugin and the CLI both call it,
-// so there is one implementation of the query flow.
+// Package engine runs one Traceweave query end to end, and is the one
+// implementation of the query flow that the Grafana plugin and the CLI share:
+//
+//  1. Tempo: the trace, whose extent padded by window.before and
+//     window.after is the log window W. Without a trace (Tempo not asked,
+//     failed, or has no such trace) W is the query's own time range.
+//  2. Loki and Kafka concurrently over W, then the pure merge
+//     (timeline.Merge).
+//
+// Loki may start early, concurrently with Tempo: when Tempo and Loki are
+// both asked and the query's time range [From, To) is set and at most
+// 2 × (window.before + window.after) long (5 minutes with the defaults),
+// Loki is asked over [From, To) before W is known. When W is known, the
+// early lines inside W are kept and only the parts of W outside [From, To)
+// are asked; without a trace W is [From, To) and the early answer is the
+// whole answer. The result is the one Loki over W would give (see
+// queryLoki). A longer range is not started early: a real Loki's cost grows
+// with the range scanned, so over a long range the early query may cost
+// more than the Tempo round trip it hides. The benchmarks' fake Loki costs
+// the same for any range, so the limit is a decision the measurements
+// (BenchmarkLokiEarlyStart, BenchmarkEarlyStartQueryData) support for short
+// ranges, not one they prove for long ones. Kafka always waits for W: its
+// reader sizes the scan to the window.
 package engine
 
 import (
@@ -91,7 +110,8 @@ func (e *Engine) Configured(source string) bool {
 
 // Request is one query: a normalised trace ID, the sources to ask (empty:
 // all configured) and the panel's time range, used when the trace itself
-// cannot give the window.
+// cannot give the window, and, when it is short, to start Loki before
+// Tempo answers (see the package comment).
 type Request struct {
 	TraceID string
 	Sources []string
@@ -183,6 +203,15 @@ func (e *Engine) run(ctx context.Context, req Request) (*Outcome, error) {
 		return nil, ErrNoSource
 	}
 
+	// 0. Loki over the query's own short range, while Tempo answers.
+	var early *earlyLoki
+	if want(models.SourceTempo) && want(models.SourceLoki) && e.startsEarly(req) {
+		early = e.startEarlyLoki(ctx, req.TraceID, req.From.UnixNano(), req.To.UnixNano())
+		// Every return below must end the early query's goroutine; after
+		// queryLoki consumed the answer this only releases its context.
+		defer early.stop()
+	}
+
 	// 1. Tempo: the trace, and with it the time window of its logs.
 	var trace *timeline.Trace
 	notFound := false
@@ -235,7 +264,7 @@ func (e *Engine) run(ctx context.Context, req Request) (*Outcome, error) {
 		}
 	}
 
-	// 3. Loki and Kafka concurrently over the window.
+	// 3. Loki (or the rest of the early Loki query) and Kafka concurrently over the window.
 	var (
 		wg        sync.WaitGroup
 		lokiRecs  []timeline.LogRecord
@@ -249,7 +278,7 @@ func (e *Engine) run(ctx context.Context, req Request) (*Outcome, error) {
 		go func() {
 			defer wg.Done()
 			st := SourceStatus{Source: models.SourceLoki}
-			res, err := e.loki.Query(ctx, req.TraceID, out.WindowFrom.UnixNano(), out.WindowTo.UnixNano())
+			res, err := e.queryLoki(ctx, req.TraceID, out.WindowFrom.UnixNano(), out.WindowTo.UnixNano(), early)
 			if err != nil {
 				st.Err = err
 				lokiNotes = append(lokiNotes, Notice{NoticeWarning, fmt.Sprintf("Loki failed: %v", err)})
