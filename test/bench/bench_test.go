@@ -41,8 +41,7 @@ func BenchmarkQueryData(b *testing.B) {
 				ctx := benchCtx(b)
 				req := queryRequest(tc)
 				var (
-					wall, ideal    time.Duration
-					sum            soloTimes
+					tally          ratioTally
 					peak, retained uint64
 					tempoR0        = w.tempo.requests.Load()
 					lokiPages      int64
@@ -73,11 +72,7 @@ func BenchmarkQueryData(b *testing.B) {
 						peak = max(peak, p-base)
 					}
 					t, _ := so.run(b, ctx, tc)
-					wall += d
-					ideal += t.ideal()
-					sum.tempo += t.tempo
-					sum.loki += t.loki
-					sum.kafka += t.kafka
+					tally.add(d, t)
 					b.StartTimer()
 				}
 				b.StopTimer()
@@ -88,15 +83,12 @@ func BenchmarkQueryData(b *testing.B) {
 					b.Fatalf("Tempo saw %d requests for %d queries and %d solo runs", got, b.N, b.N)
 				}
 				nf := float64(b.N)
-				b.ReportMetric(float64(wall)/float64(ideal), "ratio")
-				b.ReportMetric(sum.tempo.Seconds()*1e3/nf, "tempo-ms")
-				b.ReportMetric(sum.loki.Seconds()*1e3/nf, "loki-ms")
-				b.ReportMetric(sum.kafka.Seconds()*1e3/nf, "kafka-ms")
+				tally.report(b)
 				b.ReportMetric(float64(lokiPages)/nf, "loki-pages")
 				b.ReportMetric(float64(peak)/mb, "peak-heap-MB")
 				b.ReportMetric(float64(retained)/mb, "retained-MB")
 				if tc.logs > 0 {
-					b.ReportMetric(float64(tc.logs)*nf/wall.Seconds(), "logs/s")
+					b.ReportMetric(float64(tc.logs)*nf/tally.wall.Seconds(), "logs/s")
 				}
 			})
 		}

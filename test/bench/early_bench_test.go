@@ -47,9 +47,8 @@ func BenchmarkEarlyStartQueryData(b *testing.B) {
 				ctx := benchCtx(b)
 				req := rangeRequest(tc, r.from, r.to)
 				var (
-					wall, ideal time.Duration
-					sum         soloTimes
-					lokiReqs    int64
+					tally    ratioTally
+					lokiReqs int64
 				)
 				b.ReportAllocs()
 				b.ResetTimer()
@@ -67,11 +66,7 @@ func BenchmarkEarlyStartQueryData(b *testing.B) {
 					}
 					checkResponse(b, resp, tc)
 					t, _ := so.run(b, ctx, tc)
-					wall += d
-					ideal += t.ideal()
-					sum.tempo += t.tempo
-					sum.loki += t.loki
-					sum.kafka += t.kafka
+					tally.add(d, t)
 					b.StartTimer()
 				}
 				b.StopTimer()
@@ -79,11 +74,8 @@ func BenchmarkEarlyStartQueryData(b *testing.B) {
 					b.Fatal(err)
 				}
 				nf := float64(b.N)
-				b.ReportMetric(wall.Seconds()*1e3/nf, "ms/op")
-				b.ReportMetric(float64(wall)/float64(ideal), "ratio")
-				b.ReportMetric(sum.tempo.Seconds()*1e3/nf, "tempo-ms")
-				b.ReportMetric(sum.loki.Seconds()*1e3/nf, "loki-ms")
-				b.ReportMetric(sum.kafka.Seconds()*1e3/nf, "kafka-ms")
+				b.ReportMetric(tally.wall.Seconds()*1e3/nf, "ms/op")
+				tally.report(b)
 				// Loki requests of the query alone (the solo run's are not counted).
 				b.ReportMetric(float64(lokiReqs)/nf, "loki-requests")
 			})

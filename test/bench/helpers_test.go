@@ -137,6 +137,31 @@ type soloTimes struct{ tempo, loki, kafka time.Duration }
 // Kafka over the window Tempo gave.
 func (t soloTimes) ideal() time.Duration { return t.tempo + max(t.loki, t.kafka) }
 
+// ratioTally sums, over a benchmark's iterations, the query's wall time and
+// the sources' solo times, for ratio = Σ wall / Σ (T_tempo + max(T_loki, T_kafka)).
+type ratioTally struct {
+	wall, ideal time.Duration
+	sum         soloTimes
+}
+
+// add records one iteration: the query took wall, the sources alone t.
+func (r *ratioTally) add(wall time.Duration, t soloTimes) {
+	r.wall += wall
+	r.ideal += t.ideal()
+	r.sum.tempo += t.tempo
+	r.sum.loki += t.loki
+	r.sum.kafka += t.kafka
+}
+
+// report adds the ratio and the per-iteration solo times to the benchmark's metrics.
+func (r *ratioTally) report(b *testing.B) {
+	nf := float64(b.N)
+	b.ReportMetric(float64(r.wall)/float64(r.ideal), "ratio")
+	b.ReportMetric(r.sum.tempo.Seconds()*1e3/nf, "tempo-ms")
+	b.ReportMetric(r.sum.loki.Seconds()*1e3/nf, "loki-ms")
+	b.ReportMetric(r.sum.kafka.Seconds()*1e3/nf, "kafka-ms")
+}
+
 // run times each source alone over the trace's window and checks it found
 // the trace's spans and lines.
 func (s *solo) run(tb testing.TB, ctx context.Context, tc *traceCase) (soloTimes, *kafka.Result) {
