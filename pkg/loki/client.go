@@ -80,16 +80,12 @@ type Result struct {
 // filter get the models defaults; the HTTP client comes from
 // cfg.ClientOptions (auth, tenant header, timeouts, SDK middlewares).
 func New(cfg models.LokiSettings) (*Client, error) {
-	raw := strings.TrimRight(strings.TrimSpace(cfg.URL), "/")
-	if raw == "" {
-		return nil, fmt.Errorf("%w: loki.url is empty", models.ErrInvalidSettings)
-	}
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("%w: loki.url is not an http(s) URL such as http://loki:3100", models.ErrInvalidSettings)
+	u, err := models.UpstreamURL("loki.url", cfg.URL, "http://loki:3100")
+	if err != nil {
+		return nil, err
 	}
 	c := &Client{
-		base:     raw,
+		base:     u.String(),
 		host:     u.Host,
 		selector: strings.TrimSpace(cfg.Selector),
 		filter:   cfg.TraceFilter,

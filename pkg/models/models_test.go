@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -164,4 +165,22 @@ func TestClientOptions(t *testing.T) {
 		}
 	}
 	require.Equal(t, 1, limits, "exactly one response limit middleware")
+}
+
+func TestUpstreamURL(t *testing.T) {
+	u, err := UpstreamURL("loki.url", " http://loki:3100/prefix/?x=1#f ", "http://loki:3100")
+	require.NoError(t, err)
+	assert.Equal(t, "http://loki:3100/prefix", u.String(), "no trailing slash, query or fragment")
+	for raw, want := range map[string]string{
+		"":                          "loki.url: is empty",
+		"loki:3100":                 `loki.url: "loki:3100" is not an http(s) URL such as http://loki:3100`,
+		"ftp://loki":                "is not an http(s) URL",
+		"http://user:pw@loki:3100/": "loki.url: put credentials in basicAuthUser",
+		"ftp://user:pw@loki":        "loki.url: put credentials in basicAuthUser",
+	} {
+		_, err := UpstreamURL("loki.url", raw, "http://loki:3100")
+		require.ErrorIs(t, err, ErrInvalidSettings, raw)
+		assert.Contains(t, err.Error(), want, raw)
+		assert.NotContains(t, err.Error(), "pw", "the password is never echoed")
+	}
 }

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -353,21 +352,16 @@ func (s *Settings) Validate() error {
 	bad := func(field, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{field}, args...)...))
 	}
-	checkURL := func(field, raw string) {
+	checkURL := func(field, raw, example string) {
 		if raw == "" {
-			return
+			return // not configured
 		}
-		u, err := url.Parse(raw)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			bad(field, "%q is not an http(s) URL such as http://tempo:3200", clip(raw))
-			return
-		}
-		if u.User != nil {
-			bad(field, "put credentials in basicAuthUser and the secure password field, not in the URL")
+		if _, problem := parseUpstreamURL(raw, example); problem != "" {
+			bad(field, "%s", problem)
 		}
 	}
-	checkURL("tempo.url", s.Tempo.URL)
-	checkURL("loki.url", s.Loki.URL)
+	checkURL("tempo.url", s.Tempo.URL, "http://tempo:3200")
+	checkURL("loki.url", s.Loki.URL, "http://loki:3100")
 	if s.Tempo.Timeout < 0 {
 		bad("tempo.timeout", "must be positive")
 	}

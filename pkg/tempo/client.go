@@ -18,7 +18,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend/httpclient"
@@ -65,18 +64,10 @@ type Client struct {
 // limit: see models.HTTPUpstream.ClientOptions). An unusable URL wraps
 // models.ErrInvalidSettings.
 func New(cfg models.TempoSettings) (*Client, error) {
-	raw := strings.TrimRight(strings.TrimSpace(cfg.URL), "/")
-	if raw == "" {
-		return nil, fmt.Errorf("%w: tempo.url is empty", models.ErrInvalidSettings)
+	u, err := models.UpstreamURL("tempo.url", cfg.URL, "http://tempo:3200")
+	if err != nil {
+		return nil, err
 	}
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("%w: tempo.url is not an http(s) URL such as http://tempo:3200", models.ErrInvalidSettings)
-	}
-	if u.User != nil {
-		return nil, fmt.Errorf("%w: tempo.url must not carry credentials; use basicAuthUser and the secure password", models.ErrInvalidSettings)
-	}
-	u.RawQuery, u.Fragment = "", ""
 	if u.Path == "" {
 		u.Path = "/" // so JoinPath yields absolute paths ("/ready", not "ready")
 	}
