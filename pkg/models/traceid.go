@@ -36,6 +36,11 @@ func normalizeHexID(id string, width int, sentinel error, what string) (string, 
 	if len(id) > width {
 		return "", fmt.Errorf("%w: %q has %d characters, a %s ID has at most %d hex digits", sentinel, clip(id), len(id), what, width)
 	}
+	if len(id) == width && isLowerHex(id) {
+		// Already normal, as OTLP-ingested IDs are: no copy (this runs for
+		// every log line's trace and span ID).
+		return id, nil
+	}
 	var b [32]byte
 	pad := width - len(id)
 	for i := 0; i < pad; i++ {
@@ -53,6 +58,16 @@ func normalizeHexID(id string, width int, sentinel error, what string) (string, 
 		b[pad+i] = c
 	}
 	return string(b[:width]), nil
+}
+
+// isLowerHex reports whether s is made of 0-9 and a-f only.
+func isLowerHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // clip keeps hostile or huge input out of error messages.
