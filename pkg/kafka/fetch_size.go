@@ -15,25 +15,26 @@ import (
 // waste, and so is every cut tail. The reader knows where the window ends in
 // offsets (the end-offset hint, or the high watermark) and learns the
 // partition's batch and record sizes from the batch headers it has fetched,
-// so it sizes each fetch to end on the window's last batch. Sizes are
-// counted in average batches from the fetch offset, which after the first
-// fetch is a batch start, and a limit is a whole number of them plus 1/8 of
-// one: on the predicted batch boundaries a busy producer's full batches
-// have, with slack for uneven ones, so that a broker that cuts cuts little.
+// so it sizes each fetch to end on the window's last batch:
 //
 //   - The first fetch of a partition asks for one batch (a 1-byte limit):
 //     it costs no waste, however small the window, and tells the batch size.
 //   - With more than three batches left, a fetch asks for 7/8 of them less
 //     half a batch, so an estimate off by a few percent still stops short
 //     of the window end, and the next fetch is sized from fresher figures.
-//   - The last fetch asks for the batches left, rounded to the nearest: it
-//     ends on the window's last batch whether that batch ends at the window
+//     The limit is a whole number of average batches from the fetch offset
+//     (after the first fetch, a batch start) plus 1/8 of one: just past the
+//     batch boundaries a busy producer's full batches have, so a broker
+//     that cuts cuts little when batch sizes are even.
+//   - The last fetch asks for the estimated bytes left plus 1/8 of a batch:
+//     it ends on the window's last batch when that batch ends at the window
 //     end (batches are per partition: with the sticky partitioner the
-//     window end falls most often between two of them) or runs past it by
-//     less than half a batch; otherwise the remaining batch comes in one
-//     more fetch. When the bytes after the window end are less than a
-//     batch (the partition's last batch is often a small one), the rounding
-//     and the slack shrink to half of them, so that batch stays out.
+//     window end falls most often between two of them), however uneven the
+//     batches. A last batch that runs past the window end comes in one
+//     more fetch (the first batch of an answer is always whole): a round
+//     trip, not bytes. When the bytes after the window end are fewer (the
+//     partition's last batch is often a small one), the slack shrinks to
+//     half of them, so that batch stays out.
 //   - From a broker that has cut an answer, the last batches come one whole
 //     batch a fetch instead: a guess past a boundary would cost the cut.
 
@@ -109,20 +110,17 @@ func sizeFetch(off, stop, end int64, st fetchStats) int64 {
 	batch := float64(st.bytes) / float64(st.batches)
 	perOffset := float64(st.bytes) / float64(st.offsets)
 	left := float64(stop-off) * perOffset / batch // batches left
-	after := math.Inf(1)                          // batches after the window end
+	slack := 1.0 / 8                              // of a batch
 	if end > stop {
-		after = float64(end-stop) * perOffset / batch
+		slack = min(slack, float64(end-stop)*perOffset/batch/2)
 	}
-	var n float64
 	switch {
 	case left > 3:
-		n = math.Floor(left*7/8 - 0.5)
+		return clampFetch(int64((max(math.Floor(left*7/8-0.5), 1) + slack) * batch))
 	case st.cuts:
 		return 1
-	default:
-		n = math.Floor(left + min(0.5, after/2))
 	}
-	return clampFetch(int64((max(n, 1) + min(1.0/8, after/2)) * batch))
+	return clampFetch(int64((left + slack) * batch))
 }
 
 func clampFetch(n int64) int64 { return min(max(n, 1), maxFetchBytes) }
