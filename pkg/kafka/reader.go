@@ -42,8 +42,10 @@ const ClientID = "traceweave"
 
 const (
 	defaultConcurrency = 8
-	// A first fetch is small because a keyed, well-seeked partition often
-	// needs little; each further fetch of the partition doubles up to the max.
+	// Without a known end offset (the end-offset hint failed) a partition's
+	// first fetch is small, because a keyed, well-seeked partition often
+	// needs little, and each further fetch doubles up to the max. With one,
+	// fetches are sized to the window (fetch_size.go), up to the max.
 	firstFetchBytes = 128 << 10
 	maxFetchBytes   = 8 << 20
 	fetchMaxWaitMs  = 200
@@ -465,22 +467,34 @@ func (t *topicRun) finish() {
 	t.res.Capped = t.capped
 }
 
-// partitionTask is one partition's offset range to read: [start, end).
+// partitionTask is one partition's offset range to read: [start, stop).
 type partitionTask struct {
-	run        *topicRun
-	partition  int32
-	leader     int32
-	start, end int64
-	// endHint is the first offset whose timestamp is past the window end
-	// (ListOffsets), or -1. It only sizes fetches: out-of-order producer
-	// timestamps mean records before it can be newer and after it older, so
-	// reading still stops on timestamps, never at the hint.
-	endHint int64
+	run       *topicRun
+	partition int32
+	leader    int32
+	start     int64
+	// end is the high watermark at the start of the search. stop is end or,
+	// when the end-offset hint names a record past the window end
+	// (ListOffsets(window end + 1 ms) answers an offset and that record's
+	// timestamp), the hint: reading from start stops at the first record
+	// past the window end, which is at or before that one, so nothing from
+	// the hint on is read and fetching it would be waste. This needs only
+	// the answered timestamp to be the record's; a conforming broker also
+	// answers the earliest such offset, so stop is exactly where reading
+	// stops, even with out-of-order producer timestamps. Records are still
+	// checked against the window end, for partitions without a hint.
+	end, stop int64
+	// exact says stop is where the window ends in offsets (a hint, no
+	// record past the window end yet, or no window end): fetches are then
+	// sized to end there (fetch_size.go). Otherwise fetches grow by doubling.
+	exact bool
 }
 
 // plan lists the partitions of a topic to read and their offset ranges:
 // start = first offset at or after the window start (ListOffsets by
-// timestamp), end = high watermark now, so a search never waits for new data.
+// timestamp), end = high watermark now, so a search never waits for new
+// data, and stop = the end-offset hint when it names a record past the window
+// end (see partitionTask).
 func (s *search) plan(ctx context.Context, run *topicRun) {
 	name := run.cfg.Name
 	n := int32(len(run.meta.leaders))
@@ -537,11 +551,18 @@ func (s *search) plan(ctx context.Context, run *topicRun) {
 			if start < 0 || start > en.Offset {
 				start = en.Offset
 			}
-			hint := int64(-1)
-			if h, ok := hints.Lookup(name, p); ok && h.Err == nil && h.Offset >= start {
-				hint = h.Offset
+			t := &partitionTask{run: run, partition: p, leader: run.meta.leaders[p], start: start, end: en.Offset, stop: en.Offset, exact: s.win.End.IsZero()}
+			if h, ok := hints.Lookup(name, p); ok && h.Err == nil {
+				switch {
+				case h.Timestamp > s.win.End.UnixMilli() && h.Offset >= start:
+					// The broker names a record past the window end, with its timestamp.
+					t.stop, t.exact = min(h.Offset, en.Offset), true
+				case h.Timestamp < 0 && h.Offset >= 0:
+					// No record past the window end (kadm answers the end offset then).
+					t.exact = true
+				}
 			}
-			tasks = append(tasks, &partitionTask{run: run, partition: p, leader: run.meta.leaders[p], start: start, end: en.Offset, endHint: hint})
+			tasks = append(tasks, t)
 		}
 	}
 	s.mu.Lock()
@@ -616,38 +637,30 @@ type partitionReader struct {
 	rctx     recordContext
 	attempts int
 	backoff  time.Duration
-	// sized and sizedRecords are the batch bytes and offsets fetched so far:
-	// their ratio estimates the bytes the rest of the window needs.
-	sized, sizedRecords int64
+
+	// grow is the byte limit of the next fetch when the task's stop is not
+	// exact: it doubles from firstFetchBytes up to maxFetchBytes.
+	grow int64
+	// stats are the whole batches fetched so far.
+	stats fetchStats
 }
 
-// minFetchBytes keeps a sized fetch above one typical producer batch, so
-// sizing never turns one fetch into many tiny ones.
-const minFetchBytes = 64 << 10
-
-// fetchSize is the byte budget of the next fetch: the doubling size, cut
-// down to the window's remaining records (up to the end hint) times the
-// bytes per record seen so far, plus a margin. Without it the last fetch
-// of a window overshoots by up to the doubling size (BENCHMARKS.md:
-// 1.4–2.5 × the window's bytes).
-func (pr *partitionReader) fetchSize(off int64, doubling int32) int64 {
-	size := int64(doubling)
-	hint := pr.t.endHint
-	if hint <= off || pr.sizedRecords <= 0 {
-		return size
+// fetchSize is the byte limit of the next fetch at off.
+func (pr *partitionReader) fetchSize(off int64) int64 {
+	if !pr.t.exact {
+		return pr.grow
 	}
-	perRecord := pr.sized/pr.sizedRecords + 1
-	est := (hint-off)*perRecord*11/10 + minFetchBytes
-	return min(size, max(est, minFetchBytes))
+	return sizeFetch(off, pr.t.stop, pr.t.end, pr.stats)
 }
 
-// readPartition fetches [start, end) of one partition from its leader and
+// readPartition fetches [start, stop) of one partition from its leader and
 // stops at the first record past the window end, on cancellation, at the
 // budget, or when retries are exhausted.
 func (s *search) readPartition(ctx context.Context, t *partitionTask) {
 	run := t.run
 	pr := &partitionReader{s: s, t: t, backoff: s.r.opts.backoff,
-		rctx: recordContext{m: s.m, topic: run.cfg.Name, source: run.source, partition: t.partition}}
+		rctx: recordContext{m: s.m, topic: run.cfg.Name, source: run.source, partition: t.partition},
+		grow: firstFetchBytes}
 	capped, err := pr.read(ctx)
 	run.mu.Lock()
 	run.found = append(run.found, pr.found...)
@@ -669,17 +682,16 @@ func (s *search) readPartition(ctx context.Context, t *partitionTask) {
 func (pr *partitionReader) read(ctx context.Context) (capped bool, err error) {
 	t, s := pr.t, pr.s
 	off := t.start
-	fetchBytes := int32(firstFetchBytes)
 	hasEnd := !s.win.End.IsZero()
 	endMs := s.win.End.UnixMilli()
-	for off < t.end {
+	for off < t.stop {
 		if err := ctx.Err(); err != nil {
 			return false, err
 		}
 		if s.budget.exhausted() {
 			return true, nil
 		}
-		maxBytes := pr.fetchSize(off, fetchBytes)
+		maxBytes := pr.fetchSize(off)
 		if left := s.budget.bytesLeft(); left < maxBytes {
 			maxBytes = max(left, 1)
 		}
@@ -704,8 +716,8 @@ func (pr *partitionReader) read(ctx context.Context) (capped bool, err error) {
 		}
 		n := int64(len(rp.RecordBatches))
 		pr.bytes += n
-		pr.sized += n
 		s.budget.bytes.Add(n)
+		pr.stats.add(scanBatches(rp.RecordBatches))
 		fp, next := kgo.ProcessFetchPartition(kgo.ProcessFetchPartitionOpts{
 			Offset:    off,
 			Topic:     t.run.cfg.Name,
@@ -715,7 +727,7 @@ func (pr *partitionReader) read(ctx context.Context) (capped bool, err error) {
 			return false, fmt.Errorf("%w: reading offset %d: %w", ErrBroker, off, fp.Err)
 		}
 		for _, rec := range fp.Records {
-			if rec.Offset >= t.end || (hasEnd && rec.Timestamp.UnixMilli() > endMs) {
+			if rec.Offset >= t.stop || (hasEnd && rec.Timestamp.UnixMilli() > endMs) {
 				return false, nil
 			}
 			if !s.budget.takeRecord() {
@@ -733,10 +745,9 @@ func (pr *partitionReader) read(ctx context.Context) (capped bool, err error) {
 			}
 			continue
 		}
-		pr.sizedRecords += next - off
 		off = next
 		pr.attempts, pr.backoff = 0, s.r.opts.backoff
-		fetchBytes = min(fetchBytes*2, maxFetchBytes)
+		pr.grow = min(pr.grow*2, maxFetchBytes)
 		s.report()
 	}
 	return false, nil
