@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"sort"
 	"sync"
@@ -812,7 +813,10 @@ func (pr *partitionReader) retry(ctx context.Context, err error) bool {
 	if errors.As(err, &ke) && !ke.Retriable {
 		return false
 	}
-	timer := time.NewTimer(pr.backoff)
+	// Equal jitter (half the backoff fixed, half random): partitions that
+	// failed together, because one dropped connection carried all their
+	// fetches, do not retry in lockstep and fail together again.
+	timer := time.NewTimer(pr.backoff/2 + rand.N(pr.backoff/2+1))
 	defer timer.Stop()
 	select {
 	case <-ctx.Done():
