@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/traceweave/traceweave/internal/kafkatest"
 	"github.com/traceweave/traceweave/pkg/models"
 	"github.com/traceweave/traceweave/pkg/timeline"
 )
@@ -289,15 +290,6 @@ func seedTwoTopics(t *testing.T, c *kfake.Cluster) []models.KafkaTopic {
 	return []models.KafkaTopic{{Name: "a", Encoding: models.EncodingText}, {Name: "b", Encoding: models.EncodingText}}
 }
 
-func fetchesTopic(req kmsg.Request, id [16]byte) bool {
-	for _, tp := range req.(*kmsg.FetchRequest).Topics {
-		if tp.Topic == "a" || tp.TopicID == id {
-			return true
-		}
-	}
-	return false
-}
-
 func topicID(t *testing.T, c *kfake.Cluster, topic string) [16]byte {
 	r := newTestReader(t, c, nil)
 	metas, _, err := r.describeTopics(testCtx(t, 10*time.Second), []string{topic})
@@ -320,11 +312,11 @@ func TestReadBrokerErrors(t *testing.T) {
 			want: []error{ErrBroker, kerr.UnknownServerError},
 			fail: func(c *kfake.Cluster, id [16]byte) func(kmsg.Request) (kmsg.Response, error, bool) {
 				return func(req kmsg.Request) (kmsg.Response, error, bool) {
-					if !fetchesTopic(req, id) {
+					if !kafkatest.FetchesTopic(req.(*kmsg.FetchRequest), "a", id) {
 						return nil, nil, false
 					}
 					c.KeepControl()
-					return fetchErrorResponse(req.(*kmsg.FetchRequest), kerr.UnknownServerError.Code), nil, true
+					return kafkatest.FetchError(req.(*kmsg.FetchRequest), kerr.UnknownServerError.Code), nil, true
 				}
 			},
 		},
@@ -334,11 +326,11 @@ func TestReadBrokerErrors(t *testing.T) {
 			want: []error{ErrBroker, kerr.NotLeaderForPartition},
 			fail: func(c *kfake.Cluster, id [16]byte) func(kmsg.Request) (kmsg.Response, error, bool) {
 				return func(req kmsg.Request) (kmsg.Response, error, bool) {
-					if !fetchesTopic(req, id) {
+					if !kafkatest.FetchesTopic(req.(*kmsg.FetchRequest), "a", id) {
 						return nil, nil, false
 					}
 					c.KeepControl()
-					return fetchErrorResponse(req.(*kmsg.FetchRequest), kerr.NotLeaderForPartition.Code), nil, true
+					return kafkatest.FetchError(req.(*kmsg.FetchRequest), kerr.NotLeaderForPartition.Code), nil, true
 				}
 			},
 		},
@@ -348,7 +340,7 @@ func TestReadBrokerErrors(t *testing.T) {
 			want: []error{ErrBroker},
 			fail: func(c *kfake.Cluster, id [16]byte) func(kmsg.Request) (kmsg.Response, error, bool) {
 				return func(req kmsg.Request) (kmsg.Response, error, bool) {
-					if !fetchesTopic(req, id) {
+					if !kafkatest.FetchesTopic(req.(*kmsg.FetchRequest), "a", id) {
 						return nil, nil, false
 					}
 					c.KeepControl()
@@ -401,24 +393,6 @@ func TestReadBrokerErrors(t *testing.T) {
 			assert.Len(t, res.Topics[1].Records, 1)
 		})
 	}
-}
-
-func fetchErrorResponse(req *kmsg.FetchRequest, code int16) *kmsg.FetchResponse {
-	resp := req.ResponseKind().(*kmsg.FetchResponse)
-	resp.SetVersion(req.GetVersion())
-	for _, rt := range req.Topics {
-		st := kmsg.NewFetchResponseTopic()
-		st.Topic, st.TopicID = rt.Topic, rt.TopicID
-		for _, rp := range rt.Partitions {
-			sp := kmsg.NewFetchResponseTopicPartition()
-			sp.Partition = rp.Partition
-			sp.ErrorCode = code
-			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
-			st.Partitions = append(st.Partitions, sp)
-		}
-		resp.Topics = append(resp.Topics, st)
-	}
-	return resp
 }
 
 func TestReadSASL(t *testing.T) {

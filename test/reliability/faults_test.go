@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/traceweave/traceweave/internal/harness"
+	"github.com/traceweave/traceweave/internal/kafkatest"
 )
 
 var update = flag.Bool("update", false, "rewrite docs/FAULTS.md from the outcomes observed in TestFaultMatrix")
@@ -158,32 +159,12 @@ func onAuditFetch(t *testing.T, c *kfake.Cluster, fn func(*kmsg.FetchRequest) (k
 	c.ControlKey(int16(kmsg.Fetch), func(req kmsg.Request) (kmsg.Response, error, bool) {
 		c.KeepControl()
 		freq := req.(*kmsg.FetchRequest)
-		for _, rt := range freq.Topics {
-			if rt.Topic == topicAudit || rt.TopicID == id {
-				resp, err := fn(freq)
-				return resp, err, true
-			}
+		if !kafkatest.FetchesTopic(freq, topicAudit, id) {
+			return nil, nil, false
 		}
-		return nil, nil, false
+		resp, err := fn(freq)
+		return resp, err, true
 	})
-}
-
-func fetchError(req *kmsg.FetchRequest, code int16) *kmsg.FetchResponse {
-	resp := req.ResponseKind().(*kmsg.FetchResponse)
-	resp.SetVersion(req.GetVersion())
-	for _, rt := range req.Topics {
-		st := kmsg.NewFetchResponseTopic()
-		st.Topic, st.TopicID = rt.Topic, rt.TopicID
-		for _, rp := range rt.Partitions {
-			sp := kmsg.NewFetchResponseTopicPartition()
-			sp.Partition = rp.Partition
-			sp.ErrorCode = code
-			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
-			st.Partitions = append(st.Partitions, sp)
-		}
-		resp.Topics = append(resp.Topics, st)
-	}
-	return resp
 }
 
 func saslCluster(t *testing.T) *kfake.Cluster {
@@ -214,7 +195,7 @@ func kafkaCases() []faultCase {
 			setup: func(t *testing.T, alone bool) (harness.Settings, []string) {
 				c := newKafka(t, false)
 				onAuditFetch(t, c, func(req *kmsg.FetchRequest) (kmsg.Response, error) {
-					return fetchError(req, kerr.UnknownServerError.Code), nil
+					return kafkatest.FetchError(req, kerr.UnknownServerError.Code), nil
 				})
 				return kafkaSettings(t, alone, c.ListenAddrs(), nil, nil)
 			},
