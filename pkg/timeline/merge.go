@@ -153,11 +153,11 @@ type dedupKey struct {
 // (Kafka's at-least-once redelivery writes a record again at a new offset)
 // merges too, listing the source once.
 //
-// Lines are looked up by a 64-bit hash of their dedupKey (a map of small
-// keys is several times cheaper at 100k lines than one keyed by strings);
-// a hit is confirmed against the key of the line's first record (merging
-// never changes it: a duplicate has the same key), and the rare different
-// key with the same hash goes to an exact-key overflow map.
+// Lines are looked up by a 64-bit hash of their dedupKey in a lineTable
+// (cheaper at 100k lines than a Go map keyed by strings, and than one keyed
+// by the hash, which took a lookup and an insert per line); a match is
+// confirmed against the key of the line's first record (merging never
+// changes it: a duplicate has the same key).
 //
 // Every Log is written once, in its final place: Logs are ~200-byte
 // structs, and building them in input order and then sorting them moved
@@ -174,7 +174,7 @@ func dedupLogs(traceID string, logSets [][]LogRecord) []Log {
 }
 
 // dedupLogsMasked is dedupLogs keeping only the hash bits in mask: tests
-// narrow it to force collisions through the confirmation and overflow path.
+// narrow it to force collisions through the confirmation path.
 func dedupLogsMasked(traceID string, logSets [][]LogRecord, mask uint64) []Log {
 	starts := make([]int32, len(logSets)+1) // global index of each set's first record
 	for s, set := range logSets {
@@ -190,8 +190,7 @@ func dedupLogsMasked(traceID string, logSets [][]LogRecord, mask uint64) []Log {
 	}
 	firsts := make([]permEntry, 0, total) // per distinct line: time, global index, set
 	quoted := make([]bool, total)         // by global index: normalizeBody stripped JSON quotes
-	seen := make(map[uint64]int32, total) // key hash → global index of the line's first record
-	var overflow map[dedupKey]int32
+	table := newLineTable(total)
 	var dups []dupRecord
 	var lastDup []int32 // by global index of a first record: 1 + index in dups of its latest duplicate
 	seed := maphash.MakeSeed()
@@ -206,22 +205,20 @@ func dedupLogsMasked(traceID string, logSets [][]LogRecord, mask uint64) []Log {
 				lastTrace, traceHash = k.trace, maphash.String(seed, k.trace)|1
 			}
 			h := (maphash.String(seed, k.body) ^ traceHash ^ uint64(k.ms)*0x9e3779b97f4a7c15) & mask
-			first, hit := int32(-1), false
-			if f, ok := seen[h]; ok {
-				if sameLine(record(f), r, k, traceID) {
-					first, hit = f, true
-				} else {
-					if overflow == nil {
-						overflow = map[dedupKey]int32{}
-					}
-					if first, hit = overflow[k]; !hit {
-						overflow[k] = g
-					}
+			// Probe for the line; an empty slot ends the search and takes it.
+			first := int32(-1)
+			for slot := h & table.mask; ; slot = (slot + 1) & table.mask {
+				e := table.slots[slot]
+				if e == 0 {
+					table.slots[slot] = table.entry(h, g)
+					break
 				}
-			} else {
-				seen[h] = g
+				if f, ok := table.candidate(e, h); ok && sameLine(record(f), r, k, traceID) {
+					first = f
+					break
+				}
 			}
-			if hit {
+			if first >= 0 {
 				if lastDup == nil {
 					lastDup = make([]int32, total)
 				}

@@ -41,10 +41,11 @@ func sortPerm(entries []permEntry, tie func(a, b int32) int) {
 		}
 		return cmp.Compare(a.i, b.i)
 	}
-	// bounds holds the start of every run, then n.
+	// bounds holds the start of every run, then n. Indexes increase in
+	// input order, so only key and tie can put an entry before the previous.
 	bounds := []int{0}
 	for x := 1; x < n; x++ {
-		if compare(&entries[x-1], &entries[x]) > 0 {
+		if p, c := &entries[x-1], &entries[x]; p.k > c.k || (p.k == c.k && tie != nil && tie(p.i, c.i) > 0) {
 			bounds = append(bounds, x)
 			if len(bounds) > maxMergedRuns {
 				slices.SortFunc(entries, func(a, b permEntry) int { return compare(&a, &b) })
@@ -63,7 +64,7 @@ func sortPerm(entries []permEntry, tie func(a, b int32) int) {
 			lo, end := bounds[r], bounds[len(bounds)-1]
 			if r+2 < len(bounds) {
 				end = bounds[r+2]
-				mergeRuns(dst[lo:end], src[lo:bounds[r+1]], src[bounds[r+1]:end], compare)
+				mergeRuns(dst[lo:end], src[lo:bounds[r+1]], src[bounds[r+1]:end], tie)
 			} else { // odd run out: carried over to the next pass
 				copy(dst[lo:end], src[lo:end])
 			}
@@ -82,16 +83,19 @@ func sortPerm(entries []permEntry, tie func(a, b int32) int) {
 // passes) still beat a comparison sort, which is what the bound must keep.
 const maxMergedRuns = 64
 
-// mergeRuns merges the ordered runs a and b into out (len(a)+len(b)),
-// taking from a on ties so that the merge is stable.
-func mergeRuns(out, a, b []permEntry, compare func(a, b *permEntry) int) {
+// mergeRuns merges the ordered runs a and b into out (len(a)+len(b)). Every
+// index in a is below every index in b (runs are adjacent stretches of the
+// input), so on equal keys and tie a's element goes first, and the indexes
+// need not be compared. Without tie the comparison is inline.
+func mergeRuns(out, a, b []permEntry, tie func(a, b int32) int) {
 	i, j, o := 0, 0, 0
 	for i < len(a) && j < len(b) {
-		if compare(&b[j], &a[i]) < 0 {
-			out[o] = b[j]
+		x, y := &a[i], &b[j]
+		if y.k < x.k || (y.k == x.k && tie != nil && tie(y.i, x.i) < 0) {
+			out[o] = *y
 			j++
 		} else {
-			out[o] = a[i]
+			out[o] = *x
 			i++
 		}
 		o++
