@@ -193,6 +193,7 @@ func dedupLogsMasked(traceID string, logSets [][]LogRecord, mask uint64) []Log {
 	table := newLineTable(total)
 	var dups []dupRecord
 	var lastDup []int32 // by global index of a first record: 1 + index in dups of its latest duplicate
+	duplicated := 0     // lines with duplicates
 	seed := maphash.MakeSeed()
 	lastTrace, traceHash := "", uint64(0)
 	for s, set := range logSets {
@@ -222,6 +223,9 @@ func dedupLogsMasked(traceID string, logSets [][]LogRecord, mask uint64) []Log {
 				if lastDup == nil {
 					lastDup = make([]int32, total)
 				}
+				if lastDup[first] == 0 {
+					duplicated++
+				}
 				dups = append(dups, dupRecord{set: int32(s), pos: int32(pos), prev: lastDup[first], quoted: q})
 				lastDup[first] = int32(len(dups))
 				continue
@@ -234,6 +238,13 @@ func dedupLogsMasked(traceID string, logSets [][]LogRecord, mask uint64) []Log {
 
 	logs := make([]Log, len(firsts))
 	single := make([]sourceSlices, len(logSets)) // per set: a set's lines mostly share one source
+	// A line with duplicates gets room for all its sources in one array
+	// shared by such lines, so that mergeInto's appends stay in place
+	// instead of allocating per line.
+	var spare []string
+	if duplicated > 0 {
+		spare = make([]string, duplicated+len(dups))
+	}
 	var chain []int32
 	for x := range firsts {
 		e := &firsts[x]
@@ -248,6 +259,9 @@ func dedupLogsMasked(traceID string, logSets [][]LogRecord, mask uint64) []Log {
 		for d := lastDup[e.i]; d != 0; d = dups[d-1].prev {
 			chain = append(chain, d-1)
 		}
+		room := 1 + len(chain)
+		l.Sources = append(spare[:0:room], l.Sources...)
+		spare = spare[room:]
 		q := quoted[e.i]
 		for c := len(chain) - 1; c >= 0; c-- { // oldest first: input order
 			dr := &dups[chain[c]]
