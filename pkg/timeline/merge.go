@@ -449,31 +449,29 @@ func attachLogs(m *Model) {
 	// attachment) or foreign (another trace's line: trace-level, see Merge).
 	const notYet, foreign = -1, -2
 	attached := make([]int32, len(m.Logs))
-	logSvc := make([]int32, len(m.Logs)) // service number, -1 for a service without spans
+	logSvc := make([]int32, len(m.Logs)) // service number of a log not attached by span ID, -1 for none
 	svcStart := make([]int, len(svcs)+1) // counts, then where each service's pending logs start
 	lastSvc, lastNum := "", int32(-1)    // consecutive logs often share a service; "" has no spans
 	for i := range m.Logs {
 		l := &m.Logs[i]
+		isForeign := l.TraceID != "" && m.TraceID != "" && l.TraceID != m.TraceID
+		if !isForeign && l.SpanID != "" {
+			if j, ok := m.spanIndex[l.SpanID]; ok {
+				attached[i], logSvc[i] = int32(j), -1 // the service is not needed
+				l.Attach = AttachSpanID
+				continue
+			}
+		}
 		if l.Service != lastSvc {
 			lastSvc, lastNum = l.Service, -1
 			if n, ok := svcNum[l.Service]; ok {
 				lastNum = n
 			}
 		}
-		logSvc[i] = lastNum
-		attached[i] = notYet
-		if l.TraceID != "" && m.TraceID != "" && l.TraceID != m.TraceID {
+		attached[i], logSvc[i] = notYet, lastNum
+		if isForeign {
 			attached[i] = foreign
-			continue
-		}
-		if l.SpanID != "" {
-			if j, ok := m.spanIndex[l.SpanID]; ok {
-				attached[i] = int32(j)
-				l.Attach = AttachSpanID
-				continue
-			}
-		}
-		if lastNum >= 0 {
+		} else if lastNum >= 0 {
 			svcStart[lastNum+1]++
 		}
 	}

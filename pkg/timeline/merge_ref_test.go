@@ -260,43 +260,6 @@ func TestDedupLogsHashCollisions(t *testing.T) {
 	}
 }
 
-func TestSortPermMatchesStableSort(t *testing.T) {
-	rng := rand.New(rand.NewPCG(5, 6))
-	for n := range 2000 {
-		size := rng.IntN(300)
-		keys := make([]int64, size)
-		ties := make([]int, size)
-		for i := range keys {
-			keys[i], ties[i] = int64(rng.IntN(1+size/3)), rng.IntN(3)
-		}
-		switch runs := rng.IntN(2 * maxMergedRuns); {
-		case runs == 0:
-			slices.Sort(keys)
-		case runs < maxMergedRuns+8: // about runs ordered runs, around the merge limit
-			for lo := 0; lo < size; lo += size/runs + 1 {
-				slices.Sort(keys[lo:min(size, lo+size/runs+1)])
-			}
-		}
-		var tie func(a, b int32) int
-		if n%2 == 1 {
-			tie = func(a, b int32) int { return cmp.Compare(ties[a], ties[b]) }
-		}
-		entries := make([]permEntry, size)
-		for i := range entries {
-			entries[i] = permEntry{k: keys[i], i: int32(i), aux: int32(-i)}
-		}
-		want := slices.Clone(entries)
-		slices.SortStableFunc(want, func(a, b permEntry) int {
-			if c := cmp.Compare(a.k, b.k); c != 0 || tie == nil {
-				return c
-			}
-			return tie(a.i, b.i)
-		})
-		sortPerm(entries, tie)
-		require.Equal(t, want, entries, "case %d", n)
-	}
-}
-
 // BenchmarkMergeOverlap is BenchmarkMerge's large case with what a real
 // incident gives: Loki and a Kafka topic holding the same lines. Loki
 // returns all lines in time order; Kafka holds every other one again, with
