@@ -296,3 +296,15 @@ func BenchmarkMergeOverlap(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkDedupLogs times dedupLogs alone on BenchmarkMerge's large input,
+// the part of Merge that grows with the logs.
+func BenchmarkDedupLogs(b *testing.B) {
+	_, loki, kafka := bigInput(10_000, 100_000)
+	b.ReportAllocs()
+	for b.Loop() {
+		if logs := dedupLogs(tid, [][]LogRecord{loki, kafka}); len(logs) != 100_000 {
+			b.Fatalf("got %d logs", len(logs))
+		}
+	}
+}
