@@ -2,6 +2,7 @@ package timeline
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"unicode"
@@ -37,8 +38,8 @@ func FuzzNormalizeBody(f *testing.F) {
 
 // FuzzMerge builds a small trace and logs from the fuzzer's bytes (parents,
 // times, services and span IDs drawn from tiny alphabets so that cycles,
-// orphans, ties and duplicates are common) and checks the model's
-// invariants.
+// orphans, ties and duplicates are common), checks the model's invariants
+// and compares it with referenceMerge.
 func FuzzMerge(f *testing.F) {
 	f.Add([]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, []byte{1, 2, 3, 4, 5, 6})
 	f.Add([]byte{1, 1, 1, 1, 1, 1}, []byte{0, 0, 0, 0})
@@ -75,6 +76,9 @@ func FuzzMerge(f *testing.F) {
 		sets = append(sets, set)
 		m := Merge(tr, sets...)
 		checkModel(t, m, len(tr.Spans))
+		if want := referenceMerge(tr, sets...); !reflect.DeepEqual(want, m) {
+			t.Fatalf("Merge differs from referenceMerge:\n got %+v\nwant %+v", m, want)
+		}
 	})
 }
 

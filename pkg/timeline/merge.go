@@ -153,63 +153,145 @@ type dedupKey struct {
 // (Kafka's at-least-once redelivery writes a record again at a new offset)
 // merges too, listing the source once.
 //
-// Lines are looked up by a 64-bit hash of their dedupKey (a map of small
-// keys is several times cheaper at 100k lines than one keyed by strings);
-// a hit is confirmed against the stored line's key, and the rare different
-// key with the same hash goes to an exact-key overflow map.
+// Lines are looked up by a 64-bit hash of their dedupKey in a lineTable
+// (cheaper at 100k lines than a Go map keyed by strings, and than one keyed
+// by the hash, which took a lookup and an insert per line); a match is
+// confirmed against the key of the line's first record (merging never
+// changes it: a duplicate has the same key).
+//
+// Every Log is written once, in its final place: Logs are ~200-byte
+// structs, and building them in input order and then sorting them moved
+// each twice through memory. The first pass only notes, in input order,
+// each distinct line's first record (its time and input position order
+// it) and chains each duplicate to it. sortPerm orders the first records —
+// one time-ordered run per source, merged in O(n log k) — and the second
+// pass copies each first record to its place and merges its duplicates
+// into it in input order, which gives what merging each duplicate as it
+// came would. Records are named by their global index (position in the
+// concatenated sets), so the total must fit in an int32.
 func dedupLogs(traceID string, logSets [][]LogRecord) []Log {
-	total := 0
-	for _, set := range logSets {
-		total += len(set)
+	return dedupLogsMasked(traceID, logSets, ^uint64(0))
+}
+
+// dedupLogsMasked is dedupLogs keeping only the hash bits in mask: tests
+// narrow it to force collisions through the confirmation path.
+func dedupLogsMasked(traceID string, logSets [][]LogRecord, mask uint64) []Log {
+	starts := make([]int32, len(logSets)+1) // global index of each set's first record
+	for s, set := range logSets {
+		starts[s+1] = starts[s] + int32(len(set))
 	}
-	logs := make([]Log, 0, total)
-	quoted := make([]bool, 0, total)
-	seen := make(map[uint64]int32, total)
-	var overflow map[dedupKey]int
-	var single sourceSlices
+	total := int(starts[len(logSets)])
+	record := func(g int32) *LogRecord {
+		s := 0
+		for starts[s+1] <= g {
+			s++
+		}
+		return &logSets[s][g-starts[s]]
+	}
+	firsts := make([]permEntry, 0, total) // per distinct line: time, global index, set
+	quoted := make([]bool, total)         // by global index: normalizeBody stripped JSON quotes
+	table := newLineTable(total)
+	var dups []dupRecord
+	var lastDup []int32 // by global index of a first record: 1 + index in dups of its latest duplicate
+	duplicated := 0     // lines with duplicates
 	seed := maphash.MakeSeed()
 	lastTrace, traceHash := "", uint64(0)
-	keyOf := func(l *Log) dedupKey {
-		body, _ := normalizeBody(l.Body)
-		return dedupKey{trace: cmp.Or(l.TraceID, traceID), ms: floorDiv(l.TimeNs, 1e6), body: body}
-	}
-	for _, set := range logSets {
-		for i := range set {
-			r := &set[i]
+	for s, set := range logSets {
+		for pos := range set {
+			r := &set[pos]
+			g := starts[s] + int32(pos)
 			body, q := normalizeBody(r.Body)
 			k := dedupKey{trace: cmp.Or(r.TraceID, traceID), ms: floorDiv(r.TimeNs, 1e6), body: body}
 			if k.trace != lastTrace || traceHash == 0 {
 				lastTrace, traceHash = k.trace, maphash.String(seed, k.trace)|1
 			}
-			h := maphash.String(seed, k.body) ^ traceHash ^ uint64(k.ms)*0x9e3779b97f4a7c15
-			j, hit := -1, false
-			if jj, ok := seen[h]; ok {
-				if keyOf(&logs[jj]) == k {
-					j, hit = int(jj), true
-				} else if overflow == nil {
-					overflow = map[dedupKey]int{}
+			h := (maphash.String(seed, k.body) ^ traceHash ^ uint64(k.ms)*0x9e3779b97f4a7c15) & mask
+			// Probe for the line; an empty slot ends the search and takes it.
+			first := int32(-1)
+			for slot := h & table.mask; ; slot = (slot + 1) & table.mask {
+				e := table.slots[slot]
+				if e == 0 {
+					table.slots[slot] = table.entry(h, g)
+					break
 				}
-				if !hit {
-					j, hit = overflow[k]
-					if !hit {
-						overflow[k] = len(logs)
-					}
+				if f, ok := table.candidate(e, h); ok && sameLine(record(f), r, k, traceID) {
+					first = f
+					break
 				}
-			} else {
-				seen[h] = int32(len(logs))
 			}
-			if hit {
-				if mergeInto(&logs[j], r, quoted[j] && !q) {
-					quoted[j] = false
+			if first >= 0 {
+				if lastDup == nil {
+					lastDup = make([]int32, total)
 				}
+				if lastDup[first] == 0 {
+					duplicated++
+				}
+				dups = append(dups, dupRecord{set: int32(s), pos: int32(pos), prev: lastDup[first], quoted: q})
+				lastDup[first] = int32(len(dups))
 				continue
 			}
-			logs = append(logs, Log{LogRecord: *r, Sources: single.of(r.Source)})
-			quoted = append(quoted, q)
+			quoted[g] = q
+			firsts = append(firsts, permEntry{k: r.TimeNs, i: g, aux: int32(s)})
 		}
 	}
-	sortStable(logs, func(l *Log) int64 { return l.TimeNs }, nil)
+	sortPerm(firsts, nil)
+
+	logs := make([]Log, len(firsts))
+	single := make([]sourceSlices, len(logSets)) // per set: a set's lines mostly share one source
+	// A line with duplicates gets room for all its sources in one array
+	// shared by such lines, so that mergeInto's appends stay in place
+	// instead of allocating per line.
+	var spare []string
+	if duplicated > 0 {
+		spare = make([]string, duplicated+len(dups))
+	}
+	var chain []int32
+	for x := range firsts {
+		e := &firsts[x]
+		r := &logSets[e.aux][e.i-starts[e.aux]]
+		l := &logs[x]
+		l.LogRecord = *r
+		l.Sources = single[e.aux].of(r.Source)
+		if lastDup == nil || lastDup[e.i] == 0 {
+			continue
+		}
+		chain = chain[:0]
+		for d := lastDup[e.i]; d != 0; d = dups[d-1].prev {
+			chain = append(chain, d-1)
+		}
+		room := 1 + len(chain)
+		l.Sources = append(spare[:0:room], l.Sources...)
+		spare = spare[room:]
+		q := quoted[e.i]
+		for c := len(chain) - 1; c >= 0; c-- { // oldest first: input order
+			dr := &dups[chain[c]]
+			if mergeInto(l, &logSets[dr.set][dr.pos], q && !dr.quoted) {
+				q = false
+			}
+		}
+	}
 	return logs
+}
+
+// dupRecord is a record that repeats an earlier line: where it is, the
+// previous duplicate of the same line (1 + index in the dups list, 0 for
+// none) and whether normalizeBody stripped JSON quotes from its body.
+type dupRecord struct {
+	set, pos, prev int32
+	quoted         bool
+}
+
+// sameLine reports whether record a's dedupKey is k, the key of record b.
+// a's body equal to b's spares normalising it again.
+func sameLine(a, b *LogRecord, k dedupKey, traceID string) bool {
+	if floorDiv(a.TimeNs, 1e6) != k.ms || cmp.Or(a.TraceID, traceID) != k.trace {
+		return false
+	}
+	if a.Body == b.Body {
+		return true
+	}
+	body, _ := normalizeBody(a.Body)
+	return body == k.body
 }
 
 // sourceSlices hands out one shared one-element Sources slice per source,
@@ -320,68 +402,132 @@ func mergeInto(dst *Log, r *LogRecord, takeBody bool) bool {
 // [start, end] holds the log's time (ties: the latest-starting), otherwise
 // the log stays trace-level. It also sets each log's tier and each span's
 // log list and error flag.
+//
+// Its bookkeeping is flat arrays indexed by small service numbers, not maps
+// of growing slices: at 100k logs the per-log map updates, slice growth and
+// per-span appends were most of its cost. The logs awaiting time
+// attachment carry their time, so each service's sweep reads a compact
+// array instead of striding through the ~200-byte Logs; every span's Logs
+// list is cut from one array sized by a counting pass.
 func attachLogs(m *Model) {
-	serviceTier := map[string]string{}
-	serviceDepth := map[string]int{}
-	byService := map[string][]int{} // span indexes in start order (m.Spans is sorted)
+	// Services with spans get small numbers. A service's tier is that of its
+	// shallowest span (its server span, not the MySQL client spans a Rails
+	// service also emits).
+	type service struct {
+		tier  string
+		depth int
+		spans []int32 // indexes into m.Spans, in start order (m.Spans is sorted)
+	}
+	svcNum := map[string]int32{}
+	var svcs []service
 	for i := range m.Spans {
 		s := &m.Spans[i]
 		if s.Service == "" {
 			continue
 		}
-		// A service's tier is that of its shallowest span (its server span,
-		// not the MySQL client spans a Rails service also emits).
-		if d, ok := serviceDepth[s.Service]; !ok || s.Depth < d {
-			serviceDepth[s.Service] = s.Depth
-			serviceTier[s.Service] = s.Tier
+		n, ok := svcNum[s.Service]
+		if !ok {
+			n = int32(len(svcs))
+			svcNum[s.Service] = n
+			svcs = append(svcs, service{tier: s.Tier, depth: s.Depth})
+		} else if s.Depth < svcs[n].depth {
+			svcs[n].tier, svcs[n].depth = s.Tier, s.Depth
 		}
-		byService[s.Service] = append(byService[s.Service], i)
+		svcs[n].spans = append(svcs[n].spans, int32(i))
 	}
-	attached := make([]int, len(m.Logs))
-	pending := map[string][]int{} // logs awaiting time attachment, by service, in time order
+
+	// attached[i] is the span log i sits in, or notYet (a candidate for time
+	// attachment) or foreign (another trace's line: trace-level, see Merge).
+	const notYet, foreign = -1, -2
+	attached := make([]int32, len(m.Logs))
+	logSvc := make([]int32, len(m.Logs)) // service number of a log not attached by span ID, -1 for none
+	svcStart := make([]int, len(svcs)+1) // counts, then where each service's pending logs start
+	lastSvc, lastNum := "", int32(-1)    // consecutive logs often share a service; "" has no spans
 	for i := range m.Logs {
 		l := &m.Logs[i]
-		attached[i] = -1
-		if l.TraceID != "" && m.TraceID != "" && l.TraceID != m.TraceID {
-			continue // another trace's line: trace-level, see Merge
+		isForeign := l.TraceID != "" && m.TraceID != "" && l.TraceID != m.TraceID
+		if !isForeign && l.SpanID != "" {
+			if j, ok := m.spanIndex[l.SpanID]; ok {
+				attached[i], logSvc[i] = int32(j), -1 // the service is not needed
+				l.Attach = AttachSpanID
+				continue
+			}
 		}
-		if j, ok := m.spanIndex[l.SpanID]; ok && l.SpanID != "" {
-			attached[i] = j
-			l.Attach = AttachSpanID
-			continue
+		if l.Service != lastSvc {
+			lastSvc, lastNum = l.Service, -1
+			if n, ok := svcNum[l.Service]; ok {
+				lastNum = n
+			}
 		}
-		if _, ok := byService[l.Service]; ok {
-			pending[l.Service] = append(pending[l.Service], i)
+		attached[i], logSvc[i] = notYet, lastNum
+		if isForeign {
+			attached[i] = foreign
+		} else if lastNum >= 0 {
+			svcStart[lastNum+1]++
 		}
 	}
+	for n := range svcs {
+		svcStart[n+1] += svcStart[n]
+	}
+	type pendingLog struct {
+		t int64
+		i int32
+	}
+	pending := make([]pendingLog, svcStart[len(svcs)]) // by service, each in time order
+	fill := slices.Clone(svcStart[:len(svcs)])
+	for i, j := range attached {
+		if n := logSvc[i]; j == notYet && n >= 0 {
+			pending[fill[n]] = pendingLog{m.Logs[i].TimeNs, int32(i)}
+			fill[n]++
+		}
+	}
+
 	// Sweep each service's spans and logs in time order. A heap holds the
 	// spans that have started, innermost (deepest, then latest-starting) on
 	// top; spans that ended before the current log are dropped when they
 	// reach the top, and stay dropped because later logs are later still.
-	var h spanHeap
-	for svc, logIdx := range pending {
-		spans := byService[svc]
-		h = spanHeap{spans: m.Spans, idx: h.idx[:0]}
+	h := spanHeap{spans: m.Spans}
+	for n := range svcs {
+		spans := svcs[n].spans
+		h.idx = h.idx[:0]
 		next := 0
-		for _, li := range logIdx {
-			t := m.Logs[li].TimeNs
-			for next < len(spans) && m.Spans[spans[next]].StartNs <= t {
-				h.push(spans[next])
+		for _, p := range pending[svcStart[n]:svcStart[n+1]] {
+			for next < len(spans) && m.Spans[spans[next]].StartNs <= p.t {
+				h.push(int(spans[next]))
 				next++
 			}
-			for len(h.idx) > 0 && m.Spans[h.idx[0]].EndNs < t {
+			for len(h.idx) > 0 && m.Spans[h.idx[0]].EndNs < p.t {
 				h.pop()
 			}
 			if len(h.idx) > 0 {
-				attached[li] = h.idx[0]
-				m.Logs[li].Attach = AttachTime
+				attached[p.i] = int32(h.idx[0])
 			}
+		}
+	}
+
+	perSpan := make([]int, len(m.Spans))
+	total := 0
+	for _, j := range attached {
+		if j >= 0 {
+			perSpan[j]++
+			total++
+		}
+	}
+	lists := make([]int, total)
+	off := 0
+	for j, c := range perSpan {
+		if c > 0 {
+			m.Spans[j].Logs = lists[off : off : off+c]
+			off += c
 		}
 	}
 	for i := range m.Logs {
 		l := &m.Logs[i]
 		if j := attached[i]; j >= 0 {
 			s := &m.Spans[j]
+			if l.Attach != AttachSpanID {
+				l.Attach = AttachTime
+			}
 			l.AttachedSpanID = s.SpanID
 			l.Tier = tierName(s.Tier)
 			s.Logs = append(s.Logs, i)
@@ -392,8 +538,8 @@ func attachLogs(m *Model) {
 		}
 		l.Attach = AttachNone
 		l.Tier = TierOther
-		if tier, ok := serviceTier[l.Service]; ok {
-			l.Tier = tierName(tier)
+		if n := logSvc[i]; n >= 0 {
+			l.Tier = tierName(svcs[n].tier)
 		}
 	}
 }
