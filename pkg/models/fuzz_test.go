@@ -14,16 +14,6 @@ import (
 // the input.
 const maxErrorText = 400
 
-func isLowerHex(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
-}
-
 // checkHexID holds for both ID kinds: an accepted ID is exactly width lower
 // hex digits (so it is safe inside LogQL and Kafka keys), equal to the
 // trimmed input left-padded and lower-cased, and normalising it again is a
