@@ -93,3 +93,17 @@ func BenchmarkSpanLogsJSON(b *testing.B) {
 		_ = spanLogsJSON(s, logs)
 	}
 }
+
+// TestResourceCellsShared checks spans of one resource share one encoded
+// serviceTags cell and spans of another get their own.
+func TestResourceCellsShared(t *testing.T) {
+	a := []timeline.KeyValue{{Key: "service.name", Value: "api"}}
+	b := []timeline.KeyValue{{Key: "service.name", Value: "db"}}
+	var c resourceCells
+	first, again, other := c.of(a), c.of(a), c.of(b)
+	require.Equal(t, `[{"key":"service.name","value":"api"}]`, string(first))
+	require.Equal(t, `[{"key":"service.name","value":"db"}]`, string(other))
+	require.Same(t, &first[0], &again[0], "one encoding per resource")
+	require.Equal(t, "[]", string(c.of(nil)))
+	require.Equal(t, `[]`, string(c.of(a[:0])))
+}

@@ -66,6 +66,7 @@ func Trace(m *timeline.Model, opts Options) *data.Frame {
 		references     = make([]json.RawMessage, 0, n)
 		tags           = make([]json.RawMessage, 0, n)
 	)
+	var resourceJSON resourceCells
 	for i := range spans {
 		s := &spans[i]
 		if s.SpanID == "" {
@@ -86,7 +87,7 @@ func Trace(m *timeline.Model, opts Options) *data.Frame {
 		libraryNames = append(libraryNames, s.ScopeName)
 		libraryVers = append(libraryVers, s.ScopeVersion)
 		traceStates = append(traceStates, s.TraceState)
-		serviceTags = append(serviceTags, appendKeyValues(nil, s.ResourceAttrs))
+		serviceTags = append(serviceTags, resourceJSON.of(s.ResourceAttrs))
 		startTimes = append(startTimes, epochMillis(s.StartNs))
 		durations = append(durations, float64(s.DurationNs())/1e6)
 		logCells = append(logCells, spanLogsJSON(s, logs))
@@ -125,6 +126,34 @@ func Trace(m *timeline.Model, opts Options) *data.Frame {
 	)
 	frame.Meta = &data.FrameMeta{PreferredVisualization: data.VisTypeTrace}
 	return frame
+}
+
+// resourceCells encodes each resource's attributes once: the spans of one
+// resource share their ResourceAttrs slice (see tempo's decoder), so its
+// first element's address and its length identify it, and the serviceTags
+// cell of a 10k-span trace from a few services is a few encodings, not 10k.
+// Cells are never modified, so rows may share one.
+type resourceCells map[resourceKey]json.RawMessage
+
+type resourceKey struct {
+	first *timeline.KeyValue
+	n     int
+}
+
+func (c *resourceCells) of(attrs []timeline.KeyValue) json.RawMessage {
+	if len(attrs) == 0 {
+		return json.RawMessage(`[]`)
+	}
+	if *c == nil {
+		*c = resourceCells{}
+	}
+	key := resourceKey{&attrs[0], len(attrs)}
+	if cell, ok := (*c)[key]; ok {
+		return cell
+	}
+	cell := appendKeyValues(nil, attrs)
+	(*c)[key] = cell
+	return cell
 }
 
 // traceKind writes kinds as Grafana's Tempo datasource does: the lower-case
