@@ -10,6 +10,9 @@ import (
 	"strconv"
 	"strings"
 
+	jsoniter "github.com/json-iterator/go"
+
+	"github.com/traceweave/traceweave/internal/safetext"
 	"github.com/traceweave/traceweave/pkg/models"
 	"github.com/traceweave/traceweave/pkg/timeline"
 )
@@ -24,17 +27,117 @@ func decodeJSON(dst []timeline.LogRecord, value []byte, c *recordContext) ([]tim
 	return appendJSONObject(dst, obj, value, c), nil
 }
 
+// parseJSONObject reads one JSON object into maps, slices, strings, bools
+// and json.Number (numbers kept as written: nanosecond timestamps and big
+// IDs stay exact), the values encoding/json's Decoder with UseNumber gives,
+// and like it ignores what follows the object. It walks the bytes with
+// json-iterator: encoding/json's reflection into map[string]any was the
+// largest cost of reading an audit topic at 100k lines (BENCHMARKS.md).
+// Nesting deeper than maxJSONNesting is refused.
 func parseJSONObject(value []byte) (map[string]any, error) {
-	dec := json.NewDecoder(bytes.NewReader(value))
-	dec.UseNumber() // keep nanosecond timestamps and big ints exact
+	iter := jsoniter.ConfigDefault.BorrowIterator(value)
+	defer jsoniter.ConfigDefault.ReturnIterator(iter)
 	var obj map[string]any
-	if err := dec.Decode(&obj); err != nil {
-		return nil, fmt.Errorf("%w: json: %v", errUndecodable, err)
+	if iter.WhatIsNext() != jsoniter.ObjectValue {
+		iter.ReportError("parseJSONObject", "not an object")
+	} else {
+		obj = readJSONObject(iter, 1)
 	}
-	if obj == nil {
-		return nil, fmt.Errorf("%w: json: not an object", errUndecodable)
+	if iter.Error != nil {
+		return nil, fmt.Errorf("%w: json: %v", errUndecodable, iter.Error)
 	}
 	return obj, nil
+}
+
+// maxJSONNesting bounds the depth parseJSONObject follows, so a hostile
+// record of nested brackets cannot exhaust the stack.
+const maxJSONNesting = 64
+
+// readJSONObject reads the object at the iterator; errors are left on it.
+func readJSONObject(iter *jsoniter.Iterator, depth int) map[string]any {
+	obj := map[string]any{}
+	iter.ReadObjectCB(func(iter *jsoniter.Iterator, key string) bool {
+		obj[key] = readJSONValue(iter, depth)
+		return iter.Error == nil
+	})
+	return obj
+}
+
+// readJSONValue reads any value at the iterator; errors are left on it.
+func readJSONValue(iter *jsoniter.Iterator, depth int) any {
+	switch next := iter.WhatIsNext(); next {
+	case jsoniter.StringValue:
+		return iter.ReadString()
+	case jsoniter.NumberValue:
+		// ReadNumber takes the run of number characters as written (the
+		// iterator's Skip would parse it as a float64 and refuse 1e400,
+		// which JSON allows); the grammar is checked here.
+		n := iter.ReadNumber()
+		if iter.Error == nil && !validJSONNumber(n) {
+			iter.ReportError("readJSONValue", "invalid number "+safetext.Clip([]byte(n), 40))
+		}
+		return n
+	case jsoniter.BoolValue:
+		return iter.ReadBool()
+	case jsoniter.NilValue:
+		iter.ReadNil()
+		return nil
+	case jsoniter.ObjectValue, jsoniter.ArrayValue:
+		if depth >= maxJSONNesting {
+			iter.ReportError("readJSONValue", fmt.Sprintf("nested deeper than %d levels", maxJSONNesting))
+			return nil
+		}
+		if next == jsoniter.ObjectValue {
+			return readJSONObject(iter, depth+1)
+		}
+		list := []any{}
+		iter.ReadArrayCB(func(iter *jsoniter.Iterator) bool {
+			list = append(list, readJSONValue(iter, depth+1))
+			return iter.Error == nil
+		})
+		return list
+	}
+	iter.ReportError("readJSONValue", "invalid value")
+	return nil
+}
+
+// validJSONNumber checks JSON's number grammar, which the iterator's skip
+// does not: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func validJSONNumber(n json.Number) bool {
+	b := string(n)
+	i := 0
+	digits := func() bool {
+		start := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		return i > start
+	}
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case !digits():
+		return false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if !digits() {
+			return false
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if !digits() {
+			return false
+		}
+	}
+	return i == len(b)
 }
 
 // Field names of the roles a JSON log line's fields play, in priority
