@@ -10,6 +10,7 @@ export const DEFAULT_QUERY: Partial<Query> = {
 };
 
 export const DEFAULT_UPSTREAM_TIMEOUT = '30s';
+export const DEFAULT_TEMPO_MAX_SPANS = 10000;
 export const DEFAULT_LOKI_SELECTOR = '{service_name=~".+"}';
 export const DEFAULT_LOKI_TRACE_FILTER = 'auto';
 export const DEFAULT_LOKI_MAX_LINES = 5000;

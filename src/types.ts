@@ -39,6 +39,8 @@ export interface HTTPUpstreamOptions {
 
 export interface TempoOptions extends HTTPUpstreamOptions {
   searchTimeRange?: boolean;
+  /** Keep the earliest-starting spans of a larger trace (default DEFAULT_TEMPO_MAX_SPANS). */
+  maxSpans?: number;
 }
 
 export type TraceFilterMode = 'auto' | 'structured' | 'line';

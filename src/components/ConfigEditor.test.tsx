@@ -97,6 +97,7 @@ describe('ConfigEditor', () => {
     await user.type(tempo.getByLabelText('Basic auth user'), 'gr');
     await user.type(tempo.getByLabelText('Basic auth password'), 'pw');
     await user.click(tempo.getByLabelText('Restrict search to query time range'));
+    await user.type(tempo.getByLabelText('Max spans'), '20000');
     await user.click(tempo.getByLabelText('Tempo data source for links'));
     await user.paste('tempo-uid');
 
@@ -113,6 +114,7 @@ describe('ConfigEditor', () => {
         tenant: 'a',
         basicAuthUser: 'gr',
         searchTimeRange: true,
+        maxSpans: 20000,
         datasourceUid: 'tempo-uid',
       },
       loki: { url: 'http://loki:3100', traceFilter: 'line', maxLines: 1000 },
@@ -127,6 +129,18 @@ describe('ConfigEditor', () => {
     expect(region('Window').getByLabelText('Before')).toHaveAttribute('placeholder', '30s');
     expect(region('Window').getByLabelText('After')).toHaveAttribute('placeholder', '2m');
     expect(region('Kafka').getByLabelText('Max records per query')).toHaveAttribute('placeholder', '5000000');
+    expect(region('Tempo').getByLabelText('Max spans')).toHaveAttribute('placeholder', '10000');
+  });
+
+  it('flags a span cap that is not a positive whole number', async () => {
+    const { user, region, last } = setup();
+    const tempo = region('Tempo');
+    await user.type(tempo.getByLabelText('Max spans'), '0');
+    expect(tempo.getByRole('alert')).toBeInTheDocument();
+    await user.clear(tempo.getByLabelText('Max spans'));
+    await user.type(tempo.getByLabelText('Max spans'), '500');
+    expect(tempo.queryByRole('alert')).not.toBeInTheDocument();
+    expect(last().jsonData.tempo).toEqual({ maxSpans: 500 });
   });
 
   it('flags an invalid URL until it is fixed', async () => {

@@ -1,13 +1,17 @@
 import React from 'react';
 import { ConfigSection } from '@grafana/plugin-ui';
-import { InlineField, InlineSwitch } from '@grafana/ui';
+import { InlineField, InlineSwitch, Input } from '@grafana/ui';
 
-import { ConfigProps, LABEL_WIDTH, patchSection } from './helpers';
+import { DEFAULT_TEMPO_MAX_SPANS } from '../../defaults';
+import { TempoOptions } from '../../types';
+import { validatePositiveInt } from '../../validation';
+import { ConfigProps, formatCount, INPUT_WIDTH, LABEL_WIDTH, numberValue, patchSection } from './helpers';
 import { HttpUpstreamFields } from './HttpUpstreamFields';
 
 /** TempoSettings configures where traces come from. */
 export function TempoSettings(props: ConfigProps) {
-  const tempo = props.options.jsonData.tempo ?? {};
+  const tempo: TempoOptions = props.options.jsonData.tempo ?? {};
+  const maxSpansError = validatePositiveInt(tempo.maxSpans);
   return (
     <section aria-label="Tempo settings">
       <ConfigSection
@@ -24,6 +28,23 @@ export function TempoSettings(props: ConfigProps) {
             id="tempo-search-time-range"
             value={tempo.searchTimeRange ?? false}
             onChange={(e) => patchSection(props, 'tempo', { searchTimeRange: e.currentTarget.checked })}
+          />
+        </InlineField>
+        <InlineField
+          label="Max spans"
+          labelWidth={LABEL_WIDTH}
+          tooltip={`Keep the earliest-starting spans of a larger trace, with a notice saying how many were left out. Default: ${formatCount(DEFAULT_TEMPO_MAX_SPANS)}.`}
+          invalid={Boolean(maxSpansError)}
+          error={maxSpansError}
+        >
+          <Input
+            id="tempo-max-spans"
+            type="number"
+            min={1}
+            width={INPUT_WIDTH}
+            placeholder={String(DEFAULT_TEMPO_MAX_SPANS)}
+            value={tempo.maxSpans ?? ''}
+            onChange={(e) => patchSection(props, 'tempo', { maxSpans: numberValue(e) })}
           />
         </InlineField>
       </ConfigSection>
