@@ -207,6 +207,21 @@ func (f *fetchFixture) read(t *testing.T, win Window, first, last int64) TopicRe
 
 // fetchWindows are windows of line indexes: their edges on batch boundaries
 // or inside batches. hi < 0 means no window end.
+// readWindow reads the window of records lo..hi (hi < 0: to the last
+// record), checks only the window's records were examined, and returns the
+// result with the window's floor: the bytes of the batches holding it.
+func (f *fetchFixture) readWindow(t *testing.T, lo, hi int64) (TopicResult, int64) {
+	t.Helper()
+	win, tlo, thi := f.window(lo, hi)
+	last := hi
+	if last < 0 {
+		last = f.log[len(f.log)-1].last
+	}
+	tr := f.read(t, win, lo, last)
+	assert.Equal(t, last-lo+1, tr.Scanned, "only window records are examined")
+	return tr, windowFloor(f.log, tlo, thi)
+}
+
 func (f *fetchFixture) windows() []struct {
 	name   string
 	lo, hi int64
@@ -246,14 +261,8 @@ func TestReadFetchesOnlyTheWindowsBatches(t *testing.T) {
 	f := newFetchFixture(t)
 	for _, w := range f.windows() {
 		t.Run(w.name, func(t *testing.T) {
-			win, lo, hi := f.window(w.lo, w.hi)
-			last := w.hi
-			if last < 0 {
-				last = f.log[len(f.log)-1].last
-			}
-			tr := f.read(t, win, w.lo, last)
-			assert.Equal(t, last-w.lo+1, tr.Scanned, "only window records are examined")
-			assert.Equal(t, windowFloor(f.log, lo, hi), tr.Bytes, "exactly the window's batches")
+			tr, floor := f.readWindow(t, w.lo, w.hi)
+			assert.Equal(t, floor, tr.Bytes, "exactly the window's batches")
 		})
 	}
 	t.Run("an empty window fetches nothing", func(t *testing.T) {
@@ -278,13 +287,7 @@ func TestReadFromKafkaLikeBroker(t *testing.T) {
 	batch := int64(len(f.log[1].raw))
 	for _, w := range f.windows() {
 		t.Run(w.name, func(t *testing.T) {
-			win, lo, hi := f.window(w.lo, w.hi)
-			last := w.hi
-			if last < 0 {
-				last = f.log[len(f.log)-1].last
-			}
-			tr := f.read(t, win, w.lo, last)
-			floor := windowFloor(f.log, lo, hi)
+			tr, floor := f.readWindow(t, w.lo, w.hi)
 			t.Logf("fetched %d bytes, floor %d (%.3f)", tr.Bytes, floor, float64(tr.Bytes)/float64(floor))
 			assert.GreaterOrEqual(t, tr.Bytes, floor)
 			assert.LessOrEqual(t, tr.Bytes-floor, batch/4, "cut bytes")
