@@ -288,6 +288,12 @@ func (e *Engine) run(ctx context.Context, req Request) (*Outcome, error) {
 				if res.Truncated {
 					lokiNotes = append(lokiNotes, Notice{NoticeWarning, fmt.Sprintf("Loki: result truncated at %d lines (loki.maxTotalLines)", len(res.Records))})
 				}
+				// Lines the client could not read (more at one timestamp
+				// than Loki returns per query): the user must know some
+				// are missing.
+				for _, n := range res.Notices {
+					lokiNotes = append(lokiNotes, Notice{NoticeWarning, n})
+				}
 			}
 			lokiSt = &st
 		}()
