@@ -58,8 +58,8 @@ func TestTraceCellsMatchEncodingJSON(t *testing.T) {
 		Name      string              `json:"name,omitempty"`
 	}
 	logs := []timeline.Log{
-		{LogRecord: timeline.LogRecord{TimeNs: 3_000_000, Body: "third <b>", Severity: "info", Service: "api"}, Sources: []string{"loki"}, Attach: timeline.AttachSpanID},
-		{LogRecord: timeline.LogRecord{TimeNs: 1_500_000, Body: "first", Severity: "error", Service: "db"}, Sources: []string{"loki", "kafka:otlp_logs"}, Attach: timeline.AttachTime},
+		{LogRecord: &timeline.LogRecord{TimeNs: 3_000_000, Body: "third <b>", Severity: "info", Service: "api"}, Sources: []string{"loki"}, Attach: timeline.AttachSpanID},
+		{LogRecord: &timeline.LogRecord{TimeNs: 1_500_000, Body: "first", Severity: "error", Service: "db"}, Sources: []string{"loki", "kafka:otlp_logs"}, Attach: timeline.AttachTime},
 	}
 	s := &timeline.SpanNode{Span: timeline.Span{
 		Service: "api", Tier: timeline.TierGo,
@@ -84,7 +84,7 @@ func BenchmarkSpanLogsJSON(b *testing.B) {
 	logs := make([]timeline.Log, 10)
 	idx := make([]int, len(logs))
 	for i := range logs {
-		logs[i] = timeline.Log{LogRecord: timeline.LogRecord{TimeNs: int64(i) * 1e6, Body: `level=info msg="GET /api/orders step 5 handled in 8ms user=1005 cache=miss"`, Severity: "info", Service: "go-api"}, Sources: []string{"loki"}, Attach: timeline.AttachSpanID}
+		logs[i] = timeline.Log{LogRecord: &timeline.LogRecord{TimeNs: int64(i) * 1e6, Body: `level=info msg="GET /api/orders step 5 handled in 8ms user=1005 cache=miss"`, Severity: "info", Service: "go-api"}, Sources: []string{"loki"}, Attach: timeline.AttachSpanID}
 		idx[i] = i
 	}
 	s := &timeline.SpanNode{Span: timeline.Span{Service: "go-api"}, Logs: idx}

@@ -47,7 +47,7 @@ func logsModel() *timeline.Model {
 			{
 				// A Loki line that names its span; its stream has a value that
 				// needs escaping in LogQL.
-				LogRecord: timeline.LogRecord{
+				LogRecord: &timeline.LogRecord{
 					TimeNs:   1795710089289890718,
 					Body:     `level=info msg="GET /api/orders" service=go-api`,
 					Severity: timeline.SeverityInfo,
@@ -69,7 +69,7 @@ func logsModel() *timeline.Model {
 			},
 			{
 				// Found in Loki and in Kafka, no span ID of its own: placed by time.
-				LogRecord: timeline.LogRecord{
+				LogRecord: &timeline.LogRecord{
 					TimeNs:   1795710089349890719,
 					Body:     "otlp: GET completed in 10ms",
 					Severity: timeline.SeverityError,
@@ -91,7 +91,7 @@ func logsModel() *timeline.Model {
 			},
 			{
 				// A Kafka-only raw line: no labels, no IDs, not attached.
-				LogRecord: timeline.LogRecord{
+				LogRecord: &timeline.LogRecord{
 					TimeNs:   1795710089404890718,
 					Body:     "audit: user=42 action=read " + logsTraceID,
 					Severity: timeline.SeverityUnknown,

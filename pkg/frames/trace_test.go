@@ -48,16 +48,16 @@ func traceModel(t *testing.T) *timeline.Model {
 	sort.SliceStable(spans, func(i, j int) bool { return spans[i].StartNs < spans[j].StartNs })
 
 	logs := []timeline.Log{
-		{LogRecord: timeline.LogRecord{TimeNs: 1795710089290000000, Body: "GET /api/orders user=42", Severity: timeline.SeverityInfo,
+		{LogRecord: &timeline.LogRecord{TimeNs: 1795710089290000000, Body: "GET /api/orders user=42", Severity: timeline.SeverityInfo,
 			TraceID: traceTestID, SpanID: "00f067aa0ba90202", Service: "go-api", Source: timeline.SourceLoki},
 			Sources: []string{timeline.SourceLoki}, AttachedSpanID: "00f067aa0ba90202", Attach: timeline.AttachSpanID, Tier: timeline.TierOther},
-		{LogRecord: timeline.LogRecord{TimeNs: 1795710089312000000, Body: "cache lookup orders:42", Severity: timeline.SeverityDebug,
+		{LogRecord: &timeline.LogRecord{TimeNs: 1795710089312000000, Body: "cache lookup orders:42", Severity: timeline.SeverityDebug,
 			TraceID: traceTestID, SpanID: "00f067aa0ba90204", Service: "rails-api", Source: timeline.SourceLoki},
 			Sources: []string{timeline.SourceLoki}, AttachedSpanID: "00f067aa0ba90204", Attach: timeline.AttachSpanID, Tier: timeline.TierOther},
-		{LogRecord: timeline.LogRecord{TimeNs: 1795710089340000000, Body: "audit: user 42 read orders", Severity: timeline.SeverityUnknown,
+		{LogRecord: &timeline.LogRecord{TimeNs: 1795710089340000000, Body: "audit: user 42 read orders", Severity: timeline.SeverityUnknown,
 			Source: timeline.KafkaSource("audit")},
 			Sources: []string{timeline.KafkaSource("audit")}, Attach: timeline.AttachNone, Tier: timeline.TierOther},
-		{LogRecord: timeline.LogRecord{TimeNs: 1795710089357000000, Body: "redis timeout after 7ms", Severity: timeline.SeverityError,
+		{LogRecord: &timeline.LogRecord{TimeNs: 1795710089357000000, Body: "redis timeout after 7ms", Severity: timeline.SeverityError,
 			TraceID: traceTestID, Source: timeline.SourceLoki},
 			Sources: []string{timeline.SourceLoki, timeline.KafkaSource("otlp_logs")}, AttachedSpanID: "00f067aa0ba90208", Attach: timeline.AttachTime, Tier: timeline.TierRedis},
 	}

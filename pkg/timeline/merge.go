@@ -22,7 +22,9 @@ import (
 // to. They never deduplicate with this trace's lines.
 //
 // Merge does not modify its inputs and calls Summarize, so the returned
-// model carries its Summary, span self times and critical path.
+// model carries its Summary, span self times and critical path. The model's
+// logs point into logSets (see Log.LogRecord): the caller must not change
+// the records while it uses the model.
 func Merge(tr *Trace, logSets ...[]LogRecord) *Model {
 	m := &Model{}
 	if tr != nil {
@@ -242,19 +244,25 @@ func dedupLogsMasked(traceID string, logSets [][]LogRecord, mask uint64) []Log {
 	// shared by such lines, so that mergeInto's appends stay in place
 	// instead of allocating per line.
 	var spare []string
+	var merged []LogRecord // the copies that duplicated lines are merged into
 	if duplicated > 0 {
 		spare = make([]string, duplicated+len(dups))
+		merged = make([]LogRecord, 0, duplicated)
 	}
 	var chain []int32
 	for x := range firsts {
 		e := &firsts[x]
 		r := &logSets[e.aux][e.i-starts[e.aux]]
 		l := &logs[x]
-		l.LogRecord = *r
+		l.LogRecord = r
 		l.Sources = single[e.aux].of(r.Source)
 		if lastDup == nil || lastDup[e.i] == 0 {
 			continue
 		}
+		// mergeInto fills in this line's record: a copy, the input is
+		// never modified.
+		merged = append(merged, *r)
+		l.LogRecord = &merged[len(merged)-1]
 		chain = chain[:0]
 		for d := lastDup[e.i]; d != 0; d = dups[d-1].prev {
 			chain = append(chain, d-1)

@@ -114,7 +114,8 @@ func referenceDedup(traceID string, logSets [][]LogRecord) []Log {
 			if r.Source != "" {
 				sources = []string{r.Source}
 			}
-			logs = append(logs, Log{LogRecord: *r, Sources: sources})
+			rec := *r
+			logs = append(logs, Log{LogRecord: &rec, Sources: sources})
 			quoted = append(quoted, q)
 		}
 	}
