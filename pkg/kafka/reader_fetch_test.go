@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"strings"
@@ -25,22 +26,30 @@ type storedBatch struct {
 	ts         []int64 // the records' timestamps, ms
 }
 
-// storedLog reads a partition's batches with raw Fetch requests, before any
-// control function is installed.
-func storedLog(t *testing.T, c *kfake.Cluster, topic string, partition int32) []storedBatch {
+// rawClient is a kgo client for hand-made requests to the cluster (closed
+// when the test ends) and the topic's ID, which Fetch v13+ names topics by.
+func rawClient(t *testing.T, c *kfake.Cluster, topic string) (context.Context, *kgo.Client, [16]byte) {
 	t.Helper()
 	ctx := testCtx(t, 10*time.Second)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
 	require.NoError(t, err)
-	defer cl.Close()
+	t.Cleanup(cl.Close)
 	tds, err := kadm.NewClient(cl).ListTopics(ctx, topic)
 	require.NoError(t, err)
+	return ctx, cl, tds[topic].ID
+}
+
+// storedLog reads a partition's batches with raw Fetch requests, before any
+// control function is installed.
+func storedLog(t *testing.T, c *kfake.Cluster, topic string, partition int32) []storedBatch {
+	t.Helper()
+	ctx, cl, topicID := rawClient(t, c, topic)
 	var out []storedBatch
 	for off, hwm := int64(0), int64(1); off < hwm; {
 		req := kmsg.NewPtrFetchRequest()
 		req.ReplicaID, req.MaxBytes, req.SessionEpoch = -1, 1<<30, -1
 		rt := kmsg.NewFetchRequestTopic()
-		rt.Topic, rt.TopicID = topic, tds[topic].ID
+		rt.Topic, rt.TopicID = topic, topicID
 		rp := kmsg.NewFetchRequestTopicPartition()
 		rp.Partition, rp.FetchOffset, rp.PartitionMaxBytes = partition, off, 1<<30
 		rp.CurrentLeaderEpoch, rp.LastFetchedEpoch, rp.LogStartOffset = -1, -1, -1
@@ -155,12 +164,7 @@ func newFetchFixture(t *testing.T) *fetchFixture {
 // produceBatches writes batches of the given numbers of lines to partition 0.
 func produceBatches(t *testing.T, c *kfake.Cluster, topic string, sizes []int) {
 	t.Helper()
-	ctx := testCtx(t, 10*time.Second)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
-	require.NoError(t, err)
-	defer cl.Close()
-	tds, err := kadm.NewClient(cl).ListTopics(ctx, topic)
-	require.NoError(t, err)
+	ctx, cl, topicID := rawClient(t, c, topic)
 	line := int64(0)
 	for _, n := range sizes {
 		values := make([][]byte, n)
@@ -170,7 +174,7 @@ func produceBatches(t *testing.T, c *kfake.Cluster, topic string, sizes []int) {
 		req := kmsg.NewPtrProduceRequest()
 		req.Acks, req.TimeoutMillis = -1, 5000
 		rt := kmsg.NewProduceRequestTopic()
-		rt.Topic, rt.TopicID = topic, tds[topic].ID
+		rt.Topic, rt.TopicID = topic, topicID
 		rp := kmsg.NewProduceRequestTopicPartition()
 		rp.Records = encodeBatch(0, testBase.Add(time.Duration(line)*10*time.Millisecond).UnixMilli(), 10, values)
 		rt.Partitions = append(rt.Partitions, rp)
