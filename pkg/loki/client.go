@@ -390,16 +390,27 @@ func (c *Client) get(ctx context.Context, path string, q url.Values, h http.Head
 		req.Header[k] = v
 	}
 	req.Header.Set("Accept", "application/json")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return nil, c.transportError(ctx, err)
+	for retried := false; ; retried = true {
+		resp, err := c.http.Do(req)
+		if err != nil {
+			return nil, c.transportError(ctx, err)
+		}
+		if resp.StatusCode/100 == 2 {
+			return resp, nil
+		}
+		// A busy Loki (429: too many outstanding requests, 503) may say
+		// when to come back: a short wait is worth one more try.
+		if wait, ok := models.RetrySoon(resp, time.Now()); ok && !retried {
+			closeBody(resp.Body)
+			if err := models.Sleep(ctx, wait); err != nil {
+				return nil, c.transportError(ctx, err)
+			}
+			continue
+		}
+		defer closeBody(resp.Body)
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+		return nil, &UpstreamError{Status: resp.StatusCode, Body: safetext.Clip(b, 512), Path: path}
 	}
-	if resp.StatusCode/100 == 2 {
-		return resp, nil
-	}
-	defer closeBody(resp.Body)
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-	return nil, &UpstreamError{Status: resp.StatusCode, Body: safetext.Clip(b, 512), Path: path}
 }
 
 // transportError classifies a request that got no HTTP answer: cancelled,

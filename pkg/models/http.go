@@ -1,9 +1,11 @@
 package models
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -89,4 +91,54 @@ func parseUpstreamURL(raw, example string) (*url.URL, string) {
 	u.RawQuery, u.Fragment = "", ""
 	u.Path, u.RawPath = strings.TrimRight(u.Path, "/"), strings.TrimRight(u.RawPath, "/")
 	return u, ""
+}
+
+// MaxRetryAfter is the longest Retry-After an upstream client waits out
+// before asking once more. A 429 or 503 asking for longer is reported as it
+// is: a dashboard query should fail fast rather than hang, and the user can
+// retry.
+const MaxRetryAfter = 2 * time.Second
+
+// RetryAfter reads a Retry-After header (delay in seconds or an HTTP date,
+// RFC 9110) as a wait from now; ok is false without a usable header.
+func RetryAfter(h http.Header, now time.Time) (wait time.Duration, ok bool) {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0, false
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs < 0 || secs > int64(24*time.Hour/time.Second) {
+			return 0, false
+		}
+		return time.Duration(secs) * time.Second, true
+	}
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return 0, false
+	}
+	return max(0, t.Sub(now)), true
+}
+
+// RetrySoon reports whether an upstream's refusal asks to be retried soon
+// enough to wait for it, and how long to wait: 429 (too many requests) or
+// 503 (unavailable) with a Retry-After of at most MaxRetryAfter. Clients ask
+// once more after such an answer, never twice.
+func RetrySoon(resp *http.Response, now time.Time) (time.Duration, bool) {
+	if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable {
+		return 0, false
+	}
+	wait, ok := RetryAfter(resp.Header, now)
+	return wait, ok && wait <= MaxRetryAfter
+}
+
+// Sleep waits d, or less when ctx ends first, returning then ctx's error.
+func Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }

@@ -3,6 +3,7 @@ package models
 import (
 	"encoding/json"
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -183,4 +184,24 @@ func TestUpstreamURL(t *testing.T) {
 		assert.Contains(t, err.Error(), want, raw)
 		assert.NotContains(t, err.Error(), "pw", "the password is never echoed")
 	}
+}
+
+func TestRetryAfter(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	h := func(v string) http.Header { return http.Header{"Retry-After": []string{v}} }
+	for v, want := range map[string]time.Duration{
+		"0": 0, "2": 2 * time.Second, " 30 ": 30 * time.Second,
+		"Thu, 26 Nov 2026 12:00:05 GMT": 5 * time.Second,
+		"Thu, 26 Nov 2026 11:59:00 GMT": 0, // in the past: now
+	} {
+		got, ok := RetryAfter(h(v), now)
+		require.True(t, ok, v)
+		assert.Equal(t, want, got, v)
+	}
+	for _, v := range []string{"", "-1", "soon", "1.5", "99999999999"} {
+		_, ok := RetryAfter(h(v), now)
+		assert.False(t, ok, v)
+	}
+	_, ok := RetryAfter(http.Header{}, now)
+	assert.False(t, ok)
 }

@@ -192,11 +192,22 @@ func (c *Client) get(ctx context.Context, u *url.URL, accept string) (*http.Resp
 	if accept != "" {
 		req.Header.Set("Accept", accept)
 	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return nil, c.transportError(ctx, "connecting to", err)
+	for retried := false; ; retried = true {
+		resp, err := c.http.Do(req)
+		if err != nil {
+			return nil, c.transportError(ctx, "connecting to", err)
+		}
+		// A busy Tempo (429, 503) that says to come back soon is asked once more.
+		if wait, ok := models.RetrySoon(resp, time.Now()); ok && !retried {
+			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+			_ = resp.Body.Close()
+			if err := models.Sleep(ctx, wait); err != nil {
+				return nil, c.transportError(ctx, "waiting to ask again", err)
+			}
+			continue
+		}
+		return resp, nil
 	}
-	return resp, nil
 }
 
 // transportError classifies a failed exchange. The *url.Error is unwrapped

@@ -157,7 +157,7 @@ const (
 	faultRefused     httpFault = "connection refused"
 	fault500         httpFault = "HTTP 500"
 	fault500Binary   httpFault = "HTTP 500 with a binary body"
-	fault429         httpFault = "HTTP 429 with Retry-After"
+	fault429         httpFault = "HTTP 429, Retry-After 30s (longer than the plugin waits)"
 	faultSlow        httpFault = "slow beyond the timeout"
 	faultCut         httpFault = "body cut mid-stream"
 	faultGarbage     httpFault = "garbage bytes"
