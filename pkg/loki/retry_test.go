@@ -4,12 +4,13 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/traceweave/traceweave/internal/upstreamtest"
 )
 
 // TestRetryAfter: a busy Loki (429 or 503) that asks to come back within
@@ -33,24 +34,18 @@ func TestRetryAfter(t *testing.T) {
 		{"500 with Retry-After is not retried", http.StatusInternalServerError, "0", 1, 1, errStatus500},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var calls atomic.Int32
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if int(calls.Add(1)) <= tc.refusals {
-					if tc.retryAfter != "" {
-						w.Header().Set("Retry-After", tc.retryAfter)
-					}
-					http.Error(w, "too many outstanding requests", tc.status)
-					return
-				}
-				w.Header().Set("Content-Type", "application/json")
-				_, _ = w.Write(ok)
-			}))
+			busy := &upstreamtest.Busy{Status: tc.status, RetryAfter: tc.retryAfter, Refusals: tc.refusals,
+				Next: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					w.Header().Set("Content-Type", "application/json")
+					_, _ = w.Write(ok)
+				})}
+			srv := httptest.NewServer(busy)
 			t.Cleanup(srv.Close)
 			c := newTestClient(t, srv.URL, nil)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			res, err := c.Query(ctx, fixtureTraceID, 0, 2_000)
-			assert.Equal(t, tc.wantCalls, calls.Load(), "requests")
+			assert.Equal(t, tc.wantCalls, busy.Calls.Load(), "requests")
 			if tc.wantErr == nil {
 				require.NoError(t, err)
 				assert.Len(t, res.Records, 1)
@@ -71,10 +66,8 @@ func TestRetryAfter(t *testing.T) {
 var errStatus500 = &UpstreamError{Status: http.StatusInternalServerError}
 
 func TestRetryAfterStopsWithTheQuery(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Retry-After", "2")
-		http.Error(w, "busy", http.StatusServiceUnavailable)
-	}))
+	// Always busy, asking to come back in 2s.
+	srv := httptest.NewServer(&upstreamtest.Busy{Status: http.StatusServiceUnavailable, RetryAfter: "2", Refusals: 1 << 30})
 	t.Cleanup(srv.Close)
 	c := newTestClient(t, srv.URL, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)

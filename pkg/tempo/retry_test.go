@@ -4,12 +4,13 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/traceweave/traceweave/internal/upstreamtest"
 )
 
 // TestRetryAfter: a busy Tempo (429 or 503) that asks to come back within
@@ -32,24 +33,18 @@ func TestRetryAfter(t *testing.T) {
 		{"503 without Retry-After", http.StatusServiceUnavailable, "", 1, 1, http.StatusServiceUnavailable},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var calls atomic.Int32
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if int(calls.Add(1)) <= tc.refusals {
-					if tc.retryAfter != "" {
-						w.Header().Set("Retry-After", tc.retryAfter)
-					}
-					http.Error(w, "too many outstanding requests", tc.status)
-					return
-				}
-				w.Header().Set("Content-Type", ctPB)
-				_, _ = w.Write(body)
-			}))
+			busy := &upstreamtest.Busy{Status: tc.status, RetryAfter: tc.retryAfter, Refusals: tc.refusals,
+				Next: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					w.Header().Set("Content-Type", ctPB)
+					_, _ = w.Write(body)
+				})}
+			srv := httptest.NewServer(busy)
 			t.Cleanup(srv.Close)
 			c := newTestClient(t, srv.URL, 0)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			res, err := c.TraceByID(ctx, fixtureTraceID, nil)
-			assert.Equal(t, tc.wantCalls, calls.Load(), "requests")
+			assert.Equal(t, tc.wantCalls, busy.Calls.Load(), "requests")
 			if tc.wantStatus == 0 {
 				require.NoError(t, err)
 				assert.NotEmpty(t, res.Trace.Spans)
