@@ -816,12 +816,8 @@ func (pr *partitionReader) retry(ctx context.Context, err error) bool {
 	// Equal jitter (half the backoff fixed, half random): partitions that
 	// failed together, because one dropped connection carried all their
 	// fetches, do not retry in lockstep and fail together again.
-	timer := time.NewTimer(pr.backoff/2 + rand.N(pr.backoff/2+1))
-	defer timer.Stop()
-	select {
-	case <-ctx.Done():
+	if models.Sleep(ctx, pr.backoff/2+rand.N(pr.backoff/2+1)) != nil {
 		return false
-	case <-timer.C:
 	}
 	pr.backoff *= 2
 	if metas, _, merr := pr.s.r.describeTopics(ctx, []string{pr.t.run.cfg.Name}); merr == nil {
