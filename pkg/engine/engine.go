@@ -7,6 +7,14 @@
 //  2. Loki and Kafka concurrently over W, then the pure merge
 //     (timeline.Merge).
 //
+// Loki and Kafka start as soon as Tempo's answer is read, not after it is
+// decoded: tempo.ScanExtent reads the span timestamps of a protobuf answer
+// in ~1/15 of the decode's time, and the queries run on the window it
+// predicts while the spans are decoded. The decoded trace decides: if its
+// window differs (it never should; the fuzz test holds them equal), the
+// queries are stopped and asked again over the decoded window, so the
+// result is the one of the steps above.
+//
 // Loki may start early, concurrently with Tempo: when Tempo and Loki are
 // both asked and the query's time range [From, To) is set and at most
 // 2 × (window.before + window.after) long (5 minutes with the defaults),
@@ -30,7 +38,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/traceweave/traceweave/internal/safetext"
@@ -212,7 +219,17 @@ func (e *Engine) run(ctx context.Context, req Request) (*Outcome, error) {
 		defer early.stop()
 	}
 
-	// 1. Tempo: the trace, and with it the time window of its logs.
+	// 1. Tempo: the trace, and with it the time window of its logs. The
+	// window is predicted from the answer's span timestamps before the spans
+	// are decoded (tempo.ScanExtent), and Loki and Kafka start on it at once;
+	// the decoded trace then confirms the window, or the queries are
+	// restarted on the decoded one.
+	var spec *logQueries
+	defer func() {
+		if spec != nil {
+			spec.stop() // no query outlives Run, whatever the return path
+		}
+	}()
 	var trace *timeline.Trace
 	notFound := false
 	if want(models.SourceTempo) {
@@ -220,7 +237,15 @@ func (e *Engine) run(ctx context.Context, req Request) (*Outcome, error) {
 		if e.cfg.Tempo.SearchTimeRange && !req.From.IsZero() && !req.To.IsZero() {
 			tr = &tempo.TimeRange{Start: req.From, End: req.To}
 		}
-		res, err := e.tempo.TraceByID(ctx, req.TraceID, tr)
+		onExtent := func(x tempo.Extent) {
+			if limit := e.cfg.Tempo.MaxSpans; limit > 0 && x.Spans > limit {
+				return // the window comes from the spans kept, known after the decode
+			}
+			if from, to := e.window(x.StartNs, x.EndNs); validWindow(from, to) {
+				spec = e.startLogQueries(ctx, req.TraceID, want, from, to, early)
+			}
+		}
+		res, err := e.tempo.TraceByIDWithExtent(ctx, req.TraceID, tr, onExtent)
 		st := SourceStatus{Source: models.SourceTempo}
 		switch {
 		case errors.Is(err, tempo.ErrTraceNotFound):
@@ -254,87 +279,34 @@ func (e *Engine) run(ctx context.Context, req Request) (*Outcome, error) {
 	// 2. The log window: the trace's extent padded, else the query's range.
 	out.WindowFrom, out.WindowTo = req.From, req.To
 	if out.TraceFound {
-		lo, hi := spanExtent(trace.Spans)
-		out.WindowFrom = time.Unix(0, lo).Add(-time.Duration(e.cfg.Window.Before))
-		out.WindowTo = time.Unix(0, hi).Add(time.Duration(e.cfg.Window.After))
+		out.WindowFrom, out.WindowTo = e.window(spanExtent(trace.Spans))
 	}
-	if out.WindowTo.Before(out.WindowFrom) || out.WindowFrom.IsZero() || out.WindowTo.IsZero() {
-		if want(models.SourceLoki) || want(models.SourceKafka) {
-			out.Notices = append(out.Notices, Notice{NoticeWarning, "no time window to search logs in: the trace was not found and the query has no time range"})
-		}
+	haveWindow := validWindow(out.WindowFrom, out.WindowTo)
+	if !haveWindow && (want(models.SourceLoki) || want(models.SourceKafka)) {
+		out.Notices = append(out.Notices, Notice{NoticeWarning, "no time window to search logs in: the trace was not found and the query has no time range"})
 	}
 
-	// 3. Loki (or the rest of the early Loki query) and Kafka concurrently over the window.
-	var (
-		wg        sync.WaitGroup
-		lokiRecs  []timeline.LogRecord
-		lokiSt    *SourceStatus
-		kafkaRes  *kafka.Result
-		lokiNotes []Notice
-	)
-	haveWindow := !out.WindowFrom.IsZero() && !out.WindowTo.IsZero() && !out.WindowTo.Before(out.WindowFrom)
-	if haveWindow && want(models.SourceLoki) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			st := SourceStatus{Source: models.SourceLoki}
-			res, err := e.queryLoki(ctx, req.TraceID, out.WindowFrom.UnixNano(), out.WindowTo.UnixNano(), early)
-			if err != nil {
-				st.Err = err
-				lokiNotes = append(lokiNotes, Notice{NoticeWarning, fmt.Sprintf("Loki failed: %v", err)})
-			} else {
-				lokiRecs = res.Records
-				st.Records = len(res.Records)
-				if res.Truncated {
-					lokiNotes = append(lokiNotes, Notice{NoticeWarning, fmt.Sprintf("Loki: result truncated at %d lines (loki.maxTotalLines)", len(res.Records))})
-				}
-				// Lines the client could not read (more at one timestamp
-				// than Loki returns per query): the user must know some
-				// are missing.
-				for _, n := range res.Notices {
-					lokiNotes = append(lokiNotes, Notice{NoticeWarning, n})
-				}
-			}
-			lokiSt = &st
-		}()
+	// 3. Loki (or the rest of the early Loki query) and Kafka concurrently
+	// over the window: the queries started on the predicted window if it was
+	// right, else new ones.
+	lq := spec
+	if lq != nil && (!haveWindow || !lq.from.Equal(out.WindowFrom) || !lq.to.Equal(out.WindowTo)) {
+		lq.stop()
+		// The stopped queries may have taken the early Loki answer: the
+		// new ones ask Loki over the whole window.
+		lq, early = nil, nil
 	}
-	if haveWindow && want(models.SourceKafka) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			kctx, cancel := context.WithTimeout(ctx, time.Duration(e.cfg.Kafka.Timeout))
-			defer cancel()
-			kafkaRes = e.kafka.Read(kctx, req.TraceID, kafka.Window{Start: out.WindowFrom, End: out.WindowTo})
-			for i := range kafkaRes.Topics {
-				if t := &kafkaRes.Topics[i]; errors.Is(t.Err, context.DeadlineExceeded) && ctx.Err() == nil {
-					t.Err = fmt.Errorf("timed out after %s (kafka.timeout); lines found before are shown: %w", time.Duration(e.cfg.Kafka.Timeout), t.Err)
-				}
-			}
-		}()
+	if lq == nil && haveWindow {
+		lq = e.startLogQueries(ctx, req.TraceID, want, out.WindowFrom, out.WindowTo, early)
 	}
-	wg.Wait()
-
 	logSets := make([][]timeline.LogRecord, 0, 1+len(e.cfg.Kafka.Topics))
-	if lokiSt != nil {
-		out.Statuses = append(out.Statuses, *lokiSt)
-		out.Notices = append(out.Notices, lokiNotes...)
-		logSets = append(logSets, lokiRecs)
-	}
-	if kafkaRes != nil {
-		for _, t := range kafkaRes.Topics {
-			src := timeline.KafkaSource(t.Topic)
-			st := SourceStatus{Source: src, Err: t.Err, Records: len(t.Records)}
-			out.Statuses = append(out.Statuses, st)
-			if t.Err != nil {
-				out.Notices = append(out.Notices, Notice{NoticeWarning, fmt.Sprintf("Kafka topic %q failed: %v", t.Topic, t.Err)})
-			}
-			if t.Skipped > 0 {
-				out.Notices = append(out.Notices, Notice{NoticeInfo, fmt.Sprintf("Kafka topic %q: %d undecodable records skipped", t.Topic, t.Skipped)})
-			}
-			if t.Capped {
-				out.Notices = append(out.Notices, Notice{NoticeWarning, fmt.Sprintf("Kafka topic %q: scan stopped at the kafka.maxRecords/maxBytes cap; some lines may be missing", t.Topic)})
-			}
-			logSets = append(logSets, t.Records)
+	if lq != nil {
+		lq.wait()
+		if lq.askedLoki {
+			logSets = append(logSets, e.lokiOutcome(out, lq.lokiRes, lq.lokiErr))
+		}
+		if lq.kafkaRes != nil {
+			logSets = append(logSets, kafkaOutcome(out, lq.kafkaRes)...)
 		}
 	}
 

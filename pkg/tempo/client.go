@@ -94,15 +94,25 @@ func (c *Client) Close() { c.http.CloseIdleConnections() }
 // *UpstreamError; no answer is ErrUnreachable or ErrTimeout; an unreadable
 // body is ErrDecode.
 func (c *Client) TraceByID(ctx context.Context, traceID string, tr *TimeRange) (*Result, error) {
+	return c.TraceByIDWithExtent(ctx, traceID, tr, nil)
+}
+
+// TraceByIDWithExtent is TraceByID that first calls onExtent (when non-nil)
+// with the trace's extent read by ScanExtent from a protobuf answer, before
+// the spans are decoded, so that the caller can start what waits on the
+// trace's time window during the decode. onExtent runs on the calling
+// goroutine, at most once, and is not called when the scan cannot tell
+// (JSON answer, no spans, unreadable body): the decoded Result decides then.
+func (c *Client) TraceByIDWithExtent(ctx context.Context, traceID string, tr *TimeRange, onExtent func(Extent)) (*Result, error) {
 	id, err := models.NormalizeTraceID(traceID)
 	if err != nil {
 		return nil, err
 	}
-	res, err := c.fetchTrace(ctx, APIv2, tr, "api", "v2", "traces", id)
+	res, err := c.fetchTrace(ctx, APIv2, tr, onExtent, "api", "v2", "traces", id)
 	var ue *UpstreamError
 	if errors.As(err, &ue) && ue.Status == http.StatusNotFound {
 		log.DefaultLogger.FromContext(ctx).Debug("Tempo has no v2 trace API, using v1", "host", c.host)
-		res, err = c.fetchTrace(ctx, APIv1, tr, "api", "traces", id)
+		res, err = c.fetchTrace(ctx, APIv1, tr, onExtent, "api", "traces", id)
 		if errors.As(err, &ue) && ue.Status == http.StatusNotFound {
 			// v1 answers 404 with an empty body for an unknown trace.
 			return nil, &traceNotFoundError{traceID: id}
@@ -118,7 +128,7 @@ func (c *Client) TraceByID(ctx context.Context, traceID string, tr *TimeRange) (
 	return res, nil
 }
 
-func (c *Client) fetchTrace(ctx context.Context, api string, tr *TimeRange, path ...string) (*Result, error) {
+func (c *Client) fetchTrace(ctx context.Context, api string, tr *TimeRange, onExtent func(Extent), path ...string) (*Result, error) {
 	u := c.base.JoinPath(path...)
 	if tr != nil {
 		q := url.Values{}
@@ -142,7 +152,13 @@ func (c *Client) fetchTrace(ctx context.Context, api string, tr *TimeRange, path
 	if err != nil {
 		return nil, c.transportError(ctx, "reading the answer from", err)
 	}
-	return Decode(api, resp.Header.Get("Content-Type"), body)
+	contentType := resp.Header.Get("Content-Type")
+	if onExtent != nil {
+		if x, ok := ScanExtent(api, contentType, body); ok {
+			onExtent(x)
+		}
+	}
+	return Decode(api, contentType, body)
 }
 
 // CheckHealth asks Tempo's /api/echo (the endpoint Grafana's own Tempo
