@@ -15,6 +15,8 @@ export const DEFAULT_LOKI_SELECTOR = '{service_name=~".+"}';
 export const DEFAULT_LOKI_TRACE_FILTER = 'auto';
 export const DEFAULT_LOKI_MAX_LINES = 5000;
 export const DEFAULT_LOKI_MAX_TOTAL_LINES = 50000;
+export const DEFAULT_LOKI_PARALLEL_QUERIES = 4;
+export const MAX_LOKI_PARALLEL_QUERIES = 16;
 export const DEFAULT_KAFKA_MAX_RECORDS = 5_000_000;
 export const DEFAULT_KAFKA_MAX_BYTES = 1_073_741_824;
 export const DEFAULT_KAFKA_ENCODING = 'otlp_proto';

@@ -50,6 +50,8 @@ export interface LokiOptions extends HTTPUpstreamOptions {
   traceFilter?: TraceFilterMode;
   maxLines?: number;
   maxTotalLines?: number;
+  /** Requests at once for the rest of a result whose first page is full (1: page after page). */
+  parallelQueries?: number;
 }
 
 export type KafkaEncoding = 'otlp_proto' | 'otlp_json' | 'raw' | 'json' | 'text';

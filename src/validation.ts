@@ -52,6 +52,17 @@ export function validatePositiveInt(value: number | undefined): string | undefin
   return undefined;
 }
 
+/** validateIntRange accepts an unset value or a whole number in [min, max]. */
+export function validateIntRange(value: number | undefined, min: number, max: number): string | undefined {
+  if (value === undefined) {
+    return undefined;
+  }
+  if (!Number.isInteger(value) || value < min || value > max) {
+    return `Must be a whole number from ${min} to ${max}`;
+  }
+  return undefined;
+}
+
 /** validateTopicName applies Kafka's rule: 1–249 of [a-zA-Z0-9._-], not "." or "..". */
 export function validateTopicName(name: string | undefined): string | undefined {
   const s = name ?? '';

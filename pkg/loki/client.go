@@ -5,6 +5,7 @@
 package loki
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -58,6 +60,9 @@ type Client struct {
 	filter   string
 	maxLines int
 	maxTotal int
+	// parallel is loki.parallelQueries: how many time chunks the rest of a
+	// query may be read in at once once its first page shows it is large.
+	parallel int
 	// timeout is loki.timeout, named in timeout errors so a slow Loki is not reported as a down one.
 	timeout time.Duration
 }
@@ -91,6 +96,7 @@ func New(cfg models.LokiSettings) (*Client, error) {
 		filter:   cfg.TraceFilter,
 		maxLines: cfg.MaxLines,
 		maxTotal: cfg.MaxTotalLines,
+		parallel: cfg.ParallelQueries,
 		timeout:  time.Duration(cfg.Timeout),
 	}
 	if c.selector == "" {
@@ -110,6 +116,9 @@ func New(cfg models.LokiSettings) (*Client, error) {
 	}
 	if c.maxTotal <= 0 {
 		c.maxTotal = models.DefaultLokiMaxTotal
+	}
+	if c.parallel <= 0 {
+		c.parallel = models.DefaultLokiParallelQueries
 	}
 	hc, err := httpclient.New(cfg.ClientOptions())
 	if err != nil {
@@ -132,7 +141,11 @@ func (c *Client) Close() { c.http.CloseIdleConnections() }
 // timestamp across a page edge are returned once each. When a whole page
 // has one timestamp, that instant is re-read alone with a larger limit;
 // if Loki refuses the limit or the instant still does not fit, the lines
-// beyond it are missing and Result.Notices says so.
+// beyond it are missing and Result.Notices says so. When the first page is
+// full, the rest of the range is read in slots of time with up to
+// loki.parallelQueries requests at once, each slot paged the same way, and
+// the slots' lines are joined in time order (see readSlots): the same lines
+// as page after page, in fewer round trips.
 //
 // The trace ID is validated (models.NormalizeTraceID) before any request.
 // After a failed page the records read so far are returned with the error.
@@ -189,12 +202,38 @@ type collector struct {
 	// line is kept when this query has returned it more often than all
 	// earlier queries together.
 	union, local map[lineKey]int
+	// chunk marks the collector of one time chunk (see readChunks): it keeps
+	// whole entries, for the query's collector to add in time order.
+	chunk   bool
+	entries []entry
 }
 
-func (c *collector) full() bool { return len(c.res.Records) >= c.max }
+// orderForCut sorts entries by time (stably) when adding them may reach
+// the cap: Loki groups a page's lines by stream, and without the sort the
+// lines kept at the cut would depend on where pages begin rather than be
+// the earliest ones.
+func (c *collector) orderForCut(entries []entry) {
+	if !c.chunk && len(c.res.Records)+len(entries) > c.max {
+		slices.SortStableFunc(entries, func(a, b entry) int { return cmp.Compare(a.rec.TimeNs, b.rec.TimeNs) })
+	}
+}
+
+func (c *collector) full() bool {
+	if c.chunk {
+		return len(c.entries) >= c.max
+	}
+	return len(c.res.Records) >= c.max
+}
 
 // add keeps e; false means the cap was already reached.
 func (c *collector) add(e *entry) bool {
+	if c.chunk {
+		if c.full() {
+			return false
+		}
+		c.entries = append(c.entries, *e)
+		return true
+	}
 	if c.union != nil {
 		k := keyOf(e)
 		c.local[k]++
@@ -212,9 +251,19 @@ func (c *collector) add(e *entry) bool {
 
 // paginate reads one query from start to end into col.
 func (c *Client) paginate(ctx context.Context, query string, start, end int64, col *collector) error {
+	return c.paginateFrom(ctx, query, start, end, nil, col, c.parallel)
+}
+
+// paginateFrom reads one query from start to end into col, page after page.
+// boundary counts the lines at timestamp start that were already returned.
+//
+// When the first page is full, the rest is read with up to parallel
+// requests at once (readSlots): a 100k-line trace is eleven 5,000-line
+// pages, and read one after the other they cost eleven Loki round trips.
+// The slots are read with parallel = 1.
+func (c *Client) paginateFrom(ctx context.Context, query string, start, end int64, boundary map[lineKey]int, col *collector, parallel int) error {
 	limit := c.maxLines
-	// boundary counts the lines at timestamp start that earlier pages returned.
-	var boundary map[lineKey]int
+	first := true
 	for start < end {
 		if col.full() {
 			// The previous page was full: Loki has more.
@@ -226,6 +275,7 @@ func (c *Client) paginate(ctx context.Context, query string, start, end int64, c
 		if err != nil {
 			return err
 		}
+		col.orderForCut(entries)
 		last := start
 		for i := range entries {
 			e := &entries[i]
@@ -267,7 +317,149 @@ func (c *Client) paginate(ctx context.Context, query string, start, end int64, c
 				boundary[keyOf(&entries[i])]++
 			}
 		}
+		if first && parallel > 1 && !col.full() {
+			return c.readSlots(ctx, query, last, end, boundary, col, lineSpan(entries), parallel)
+		}
+		first = false
 		start = last
+	}
+	return nil
+}
+
+// lineSpan is the time the lines of a page cover, from its first line to
+// its last (at least 1 ns): at that page's density, the time a page of lines
+// takes.
+func lineSpan(entries []entry) int64 {
+	if len(entries) == 0 {
+		return 1
+	}
+	lo, hi := entries[0].rec.TimeNs, entries[0].rec.TimeNs
+	for i := range entries {
+		lo, hi = min(lo, entries[i].rec.TimeNs), max(hi, entries[i].rec.TimeNs)
+	}
+	return max(hi-lo, 1)
+}
+
+// slot is one time range of a query read on its own, page after page.
+type slot struct {
+	from, to int64
+	boundary map[lineKey]int
+	col      *collector
+	err      error
+	cancel   context.CancelFunc
+}
+
+// readSlots reads [from, end) of a query after a full first page whose
+// lines covered width ns, with up to parallel requests at once. The rest is
+// cut in slots of width (about a page each at the first page's density),
+// read concurrently, each page after page. A trace's lines crowd in the
+// trace's own time while its window runs minutes past it, so the slots
+// stop where the lines thin out: after a slot with fewer than a quarter
+// page of lines, everything left is one last slot.
+//
+// The slots' lines are added to col slot after slot, so col receives them
+// in the order a page-by-page reader would: the same lines, the same cut at
+// loki.maxTotalLines (a page that may reach the cap is sorted by time
+// first, see orderForCut), the same error after the lines read before it.
+// The first slot starts with boundary, the lines at from the first page
+// returned. A line a Loki returns at its slot's end instant belongs to the
+// next slot (query_range ends are exclusive) and is dropped from the
+// earlier one. No slot is started once the slots read hold the lines the
+// cap still allows (with one query: a second query's lines that the first
+// returned do not count), and what was not read is then reported as
+// truncated, as a page-by-page reader stopping at the cap does.
+func (c *Client) readSlots(ctx context.Context, query string, from, end int64, boundary map[lineKey]int, col *collector, width int64, parallel int) error {
+	var slots []*slot
+	finished := make(chan *slot)
+	inFlight, gathered := 0, 0
+	next, last := from, false // next: start of the range not yet asked; last: the final slot is asked
+	stop := false             // a slot failed or hit the cap, or the cap is covered
+	launch := func(to int64) {
+		sctx, cancel := context.WithCancel(ctx)
+		sl := &slot{from: next, to: to, col: &collector{res: &Result{}, max: col.max, chunk: true}, cancel: cancel}
+		if len(slots) == 0 {
+			sl.boundary = boundary
+		}
+		slots = append(slots, sl)
+		next, last = to, to == end
+		inFlight++
+		go func() {
+			sl.err = c.paginateFrom(sctx, query, sl.from, sl.to, sl.boundary, sl.col, 1)
+			finished <- sl
+		}()
+	}
+	// Slots in flight are counted a page each: no slot is started that the
+	// cap could not use.
+	capped := func() bool {
+		return col.union == nil && gathered+inFlight*c.maxLines >= col.max-len(col.res.Records)
+	}
+	for {
+		for !stop && !last && inFlight < parallel && (inFlight == 0 || !capped()) {
+			to := end
+			if end-next > width {
+				to = next + width
+			}
+			launch(to)
+		}
+		if inFlight == 0 {
+			break
+		}
+		sl := <-finished
+		inFlight--
+		gathered += len(sl.col.entries)
+		if sl.err != nil || sl.col.res.Truncated {
+			// Nothing after this slot will be used: stop the later
+			// slots, not the earlier ones, whose lines and errors come
+			// first.
+			for _, later := range slots[slices.Index(slots, sl)+1:] {
+				later.cancel()
+			}
+			stop = true
+		}
+		if inFlight == 0 && capped() {
+			stop = true
+		}
+		if !stop && !last && len(sl.col.entries) < c.maxLines/4 && (inFlight == 0 || !capped()) {
+			launch(end)
+		}
+	}
+
+	for _, sl := range slots {
+		sl.cancel()
+		col.res.Pages += sl.col.res.Pages
+	}
+	for i, sl := range slots {
+		cc := sl.col
+		col.res.Notices = append(col.res.Notices, cc.res.Notices...)
+		col.orderForCut(cc.entries)
+		for j := range cc.entries {
+			e := &cc.entries[j]
+			if i < len(slots)-1 && e.rec.TimeNs >= sl.to {
+				continue
+			}
+			if !col.add(e) {
+				col.res.Truncated = true
+				return nil
+			}
+		}
+		if sl.err != nil {
+			return sl.err
+		}
+		if cc.res.Truncated {
+			col.res.Truncated = true
+			return nil
+		}
+	}
+	if !last {
+		// Stopped short of end because the slots held the lines the cap
+		// allows and col took them all: whether Loki has more decides
+		// Truncated. One line is enough to tell.
+		probe, err := c.page(ctx, query, next, end, 1)
+		col.res.Pages++
+		if err != nil {
+			return err
+		}
+		col.res.Truncated = len(probe) > 0
 	}
 	return nil
 }

@@ -110,12 +110,23 @@ type fakeLoki struct {
 	wantLimit  int
 	// failAfter > 0 answers 502 to every request after the first failAfter.
 	failAfter int
-	log       requestLog
+	// failFrom > 0 answers 502 to requests starting at or after it.
+	failFrom int64
+	// endInclusive answers [start, end] instead of Loki's [start, end).
+	endInclusive bool
+	// gate, when set, is called before answering (after the request is
+	// logged), so a test can hold answers.
+	gate func(r *http.Request)
+	log  requestLog
 }
 
 func (f *fakeLoki) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.log.add(r)
-	if f.failAfter > 0 && len(f.log.all()) > f.failAfter {
+	if f.gate != nil {
+		f.gate(r)
+	}
+	if start, _ := strconv.ParseInt(r.URL.Query().Get("start"), 10, 64); f.failFrom > 0 && start >= f.failFrom ||
+		f.failAfter > 0 && len(f.log.all()) > f.failAfter {
 		http.Error(w, "upstream connect error", http.StatusBadGateway)
 		return
 	}
@@ -151,7 +162,7 @@ func (f *fakeLoki) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var sel []fakeLine
 	for _, l := range lines {
-		if l.ts >= start && l.ts < end {
+		if l.ts >= start && (l.ts < end || f.endInclusive && l.ts == end) {
 			sel = append(sel, l)
 		}
 	}

@@ -58,28 +58,38 @@ func requireEachOnce(t *testing.T, want []fakeLine, got []timeline.LogRecord) {
 func TestPaginationSharedTimestampAcrossPageEdge(t *testing.T) {
 	query := BuildQueries(models.DefaultLokiSelector, models.TraceFilterStructured, fixtureTraceID)[0]
 	// 300 lines share one timestamp, from line 4850: the first page (limit
-	// 5000) ends in the middle of them.
+	// 5000) ends in the middle of them. The rest is read page by page, or in
+	// two chunks at once, the first starting at the shared timestamp.
 	lines := genLines(12000, 4850, 300)
-	f := &fakeLoki{byQuery: map[string][]fakeLine{query: lines}, maxEntries: 5000, wantLimit: 5000}
-	srv := startFake(t, f)
-	c := newTestClient(t, srv.URL, func(s *models.LokiSettings) {
-		s.TraceFilter = models.TraceFilterStructured
-		s.MaxLines = 5000
-	})
-	res, err := c.Query(context.Background(), fixtureTraceID, pageBase, pageBase+int64(len(lines))*1000)
-	require.NoError(t, err)
-	requireEachOnce(t, lines, res.Records)
-	assert.False(t, res.Truncated)
-	assert.Empty(t, res.Notices)
-	assert.Equal(t, 3, res.Pages)
-	reqs := f.log.all()
-	require.Len(t, reqs, 3)
-	shared := strconv.FormatInt(pageBase+4850*1000, 10)
-	assert.Equal(t, shared, reqs[1].URL.Query().Get("start"), "the second page starts at the shared timestamp")
-	ids := map[string]bool{}
-	for _, r := range res.Records {
-		require.False(t, ids[r.ID], "IDs are unique")
-		ids[r.ID] = true
+	for _, parallel := range []int{1, 4} {
+		t.Run(fmt.Sprintf("parallel=%d", parallel), func(t *testing.T) {
+			f := &fakeLoki{byQuery: map[string][]fakeLine{query: lines}, maxEntries: 5000, wantLimit: 5000}
+			srv := startFake(t, f)
+			c := newTestClient(t, srv.URL, func(s *models.LokiSettings) {
+				s.TraceFilter = models.TraceFilterStructured
+				s.MaxLines = 5000
+				s.ParallelQueries = parallel
+			})
+			res, err := c.Query(context.Background(), fixtureTraceID, pageBase, pageBase+int64(len(lines))*1000)
+			require.NoError(t, err)
+			requireEachOnce(t, lines, res.Records)
+			assert.False(t, res.Truncated)
+			assert.Empty(t, res.Notices)
+			assert.Equal(t, 3, res.Pages)
+			reqs := f.log.all()
+			require.Len(t, reqs, 3)
+			shared := strconv.FormatInt(pageBase+4850*1000, 10)
+			var starts []string
+			for _, r := range reqs[1:] {
+				starts = append(starts, r.URL.Query().Get("start"))
+			}
+			assert.Contains(t, starts, shared, "a page after the first starts at the shared timestamp")
+			ids := map[string]bool{}
+			for _, r := range res.Records {
+				require.False(t, ids[r.ID], "IDs are unique")
+				ids[r.ID] = true
+			}
+		})
 	}
 }
 
@@ -194,12 +204,20 @@ func TestErrorMidwayKeepsEarlierPages(t *testing.T) {
 	lines := genLines(250, 0, 0)
 	f := &fakeLoki{byQuery: map[string][]fakeLine{query: lines}, failAfter: 1}
 	srv := startFake(t, f)
-	c := newTestClient(t, srv.URL, func(s *models.LokiSettings) { s.TraceFilter = models.TraceFilterStructured })
-	res, err := c.Query(context.Background(), fixtureTraceID, pageBase, pageBase+int64(len(lines))*1000)
-	var ue *UpstreamError
-	require.ErrorAs(t, err, &ue)
-	assert.Equal(t, 502, ue.Status)
-	require.NotNil(t, res)
-	assert.Len(t, res.Records, 100, "the first page is kept")
-	assert.Equal(t, 2, res.Pages)
+	// Page by page the second request fails; with parallel queries the two
+	// chunks of the rest are asked at once and both fail.
+	for parallel, pages := range map[int]int{1: 2, 4: 3} {
+		f.log = requestLog{}
+		c := newTestClient(t, srv.URL, func(s *models.LokiSettings) {
+			s.TraceFilter = models.TraceFilterStructured
+			s.ParallelQueries = parallel
+		})
+		res, err := c.Query(context.Background(), fixtureTraceID, pageBase, pageBase+int64(len(lines))*1000)
+		var ue *UpstreamError
+		require.ErrorAs(t, err, &ue)
+		assert.Equal(t, 502, ue.Status)
+		require.NotNil(t, res)
+		assert.Len(t, res.Records, 100, "the first page is kept")
+		assert.Equal(t, pages, res.Pages, "parallel %d", parallel)
+	}
 }

@@ -88,6 +88,7 @@ func TestLoadSettingsDefaults(t *testing.T) {
 	require.Equal(t, DefaultLokiSelector, s.Loki.Selector)
 	require.Equal(t, TraceFilterAuto, s.Loki.TraceFilter)
 	require.Equal(t, DefaultLokiMaxLines, s.Loki.MaxLines)
+	require.Equal(t, DefaultLokiParallelQueries, s.Loki.ParallelQueries)
 	require.Equal(t, EncodingOTLPProto, s.Kafka.Topics[0].Encoding)
 	require.Equal(t, HasherSaramaCompat, s.Kafka.Topics[0].Hasher)
 	require.Equal(t, 10*time.Second, time.Duration(s.Window.Before))
@@ -132,6 +133,8 @@ func TestLoadSettingsErrorsNameTheField(t *testing.T) {
 		`{"tiers":[{"tier":"go","match":{"attribute":"a","regex":"("}}]}`:                        "tiers[0].match.regex",
 		`{"tiers":[{"tier":"go","match":{"attribute":"a"}}]}`:                                    "tiers[0].match",
 		`{"loki":{"maxLines":"many"}}`:                                                           "loki.maxLines",
+		`{"loki":{"parallelQueries":17}}`:                                                        "loki.parallelQueries",
+		`{"loki":{"parallelQueries":-1}}`:                                                        "loki.parallelQueries",
 	}
 	for in, field := range cases {
 		_, err := LoadSettings([]byte(in), nil)

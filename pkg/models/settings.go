@@ -15,34 +15,38 @@ import (
 // Defaults of the contract. Exported so the docs, the front end and the
 // tests agree on one value.
 const (
-	DefaultLokiSelector     = `{service_name=~".+"}`
-	DefaultLokiMaxLines     = 5000
-	DefaultLokiMaxTotal     = 50000
-	DefaultKafkaMaxRecords  = 5_000_000
-	DefaultKafkaMaxBytes    = 1 << 30
-	DefaultWindowBefore     = 30 * time.Second
-	DefaultWindowAfter      = 2 * time.Minute
-	DefaultUpstreamTimeout  = 30 * time.Second
-	DefaultTempoMaxSpans    = 10_000
-	TraceFilterAuto         = "auto"
-	TraceFilterStructured   = "structured"
-	TraceFilterLine         = "line"
-	EncodingOTLPProto       = "otlp_proto"
-	EncodingOTLPJSON        = "otlp_json"
-	EncodingRaw             = "raw"
-	EncodingJSON            = "json"
-	EncodingText            = "text"
-	HasherSaramaCompat      = "sarama_compat"
-	HasherMurmur2           = "murmur2"
-	SASLPlain               = "PLAIN"
-	SASLScramSHA256         = "SCRAM-SHA-256"
-	SASLScramSHA512         = "SCRAM-SHA-512"
-	secureTempoPassword     = "tempoPassword"
-	secureTempoBearerToken  = "tempoBearerToken"
-	secureLokiPassword      = "lokiPassword"
-	secureLokiBearerToken   = "lokiBearerToken"
-	secureKafkaPassword     = "kafkaPassword"
-	maxKafkaTopicNameLength = 249
+	DefaultLokiSelector = `{service_name=~".+"}`
+	DefaultLokiMaxLines = 5000
+	DefaultLokiMaxTotal = 50000
+	// DefaultLokiParallelQueries and MaxLokiParallelQueries bound
+	// loki.parallelQueries.
+	DefaultLokiParallelQueries = 4
+	MaxLokiParallelQueries     = 16
+	DefaultKafkaMaxRecords     = 5_000_000
+	DefaultKafkaMaxBytes       = 1 << 30
+	DefaultWindowBefore        = 30 * time.Second
+	DefaultWindowAfter         = 2 * time.Minute
+	DefaultUpstreamTimeout     = 30 * time.Second
+	DefaultTempoMaxSpans       = 10_000
+	TraceFilterAuto            = "auto"
+	TraceFilterStructured      = "structured"
+	TraceFilterLine            = "line"
+	EncodingOTLPProto          = "otlp_proto"
+	EncodingOTLPJSON           = "otlp_json"
+	EncodingRaw                = "raw"
+	EncodingJSON               = "json"
+	EncodingText               = "text"
+	HasherSaramaCompat         = "sarama_compat"
+	HasherMurmur2              = "murmur2"
+	SASLPlain                  = "PLAIN"
+	SASLScramSHA256            = "SCRAM-SHA-256"
+	SASLScramSHA512            = "SCRAM-SHA-512"
+	secureTempoPassword        = "tempoPassword"
+	secureTempoBearerToken     = "tempoBearerToken"
+	secureLokiPassword         = "lokiPassword"
+	secureLokiBearerToken      = "lokiBearerToken"
+	secureKafkaPassword        = "kafkaPassword"
+	maxKafkaTopicNameLength    = 249
 )
 
 // ErrInvalidSettings wraps every settings validation error, so callers can
@@ -112,6 +116,10 @@ type LokiSettings struct {
 	TraceFilter   string `json:"traceFilter"`
 	MaxLines      int    `json:"maxLines"`
 	MaxTotalLines int    `json:"maxTotalLines"`
+	// ParallelQueries is how many time chunks a large result (its first
+	// page full, at least two more pages to come) is read in at once; 1
+	// reads page after page.
+	ParallelQueries int `json:"parallelQueries"`
 }
 
 // KafkaTopic is one Kafka topic holding archived logs.
@@ -303,6 +311,9 @@ func (s *Settings) applyDefaults() {
 	if s.Loki.MaxTotalLines == 0 {
 		s.Loki.MaxTotalLines = DefaultLokiMaxTotal
 	}
+	if s.Loki.ParallelQueries == 0 {
+		s.Loki.ParallelQueries = DefaultLokiParallelQueries
+	}
 	var brokers []string
 	for _, b := range s.Kafka.Brokers {
 		if b = strings.TrimSpace(b); b != "" {
@@ -387,6 +398,9 @@ func (s *Settings) Validate() error {
 	}
 	if s.Loki.MaxTotalLines < 1 {
 		bad("loki.maxTotalLines", "must be at least 1")
+	}
+	if s.Loki.ParallelQueries < 1 || s.Loki.ParallelQueries > MaxLokiParallelQueries {
+		bad("loki.parallelQueries", "must be 1 to %d (1 reads page after page)", MaxLokiParallelQueries)
 	}
 	for i, b := range s.Kafka.Brokers {
 		if !strings.Contains(b, ":") || strings.HasPrefix(b, ":") || strings.HasSuffix(b, ":") || strings.Contains(b, "://") {

@@ -143,6 +143,21 @@ describe('ConfigEditor', () => {
     expect(last().jsonData.tempo).toEqual({ maxSpans: 500 });
   });
 
+  it('takes Loki parallel requests from 1 to 16', async () => {
+    const { user, region, last } = setup();
+    const loki = region('Loki');
+    expect(loki.getByLabelText('Parallel requests')).toHaveAttribute('placeholder', '4');
+    await user.type(loki.getByLabelText('Parallel requests'), '17');
+    expect(loki.getByRole('alert')).toHaveTextContent('Must be a whole number from 1 to 16');
+    await user.clear(loki.getByLabelText('Parallel requests'));
+    await user.type(loki.getByLabelText('Parallel requests'), '0');
+    expect(loki.getByRole('alert')).toBeInTheDocument();
+    await user.clear(loki.getByLabelText('Parallel requests'));
+    await user.type(loki.getByLabelText('Parallel requests'), '8');
+    expect(loki.queryByRole('alert')).not.toBeInTheDocument();
+    expect(last().jsonData.loki).toEqual({ parallelQueries: 8 });
+  });
+
   it('flags an invalid URL until it is fixed', async () => {
     const { user, region } = setup();
     const tempo = region('Tempo');

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"encoding/json"
 	"testing"
 	"time"
@@ -93,5 +94,52 @@ func rangeRequest(tc *traceCase, from, to time.Time) *backend.QueryDataRequest {
 			RefID: "A", QueryType: "timeline", JSON: raw,
 			TimeRange: backend.TimeRange{From: from, To: to},
 		}},
+	}
+}
+
+// BenchmarkLokiParallel compares, in one run, the whole query with Loki read
+// page after page (loki.parallelQueries = 1) and with the default parallel
+// slots, for the traces with 100k lines (eleven 5,000-line Loki pages). It
+// reports both walls and their ratio (parallel ÷ page by page), and Loki's
+// requests per query each way.
+func BenchmarkLokiParallel(b *testing.B) {
+	w := getWorld(b)
+	for _, s := range []int{1_000, 10_000} {
+		tc := w.cases[caseName(s, 100_000)]
+		b.Run(tc.name, func(b *testing.B) {
+			seq := newDatasourceWith(b, w.settingsJSONWith(1))
+			par := newDatasource(b, w)
+			ctx := benchCtx(b)
+			req := queryRequest(tc)
+			var wallSeq, wallPar time.Duration
+			var pagesSeq, pagesPar int64
+			run := func(ds interface {
+				QueryData(context.Context, *backend.QueryDataRequest) (*backend.QueryDataResponse, error)
+			}, wall *time.Duration, pages *int64) {
+				before := w.loki.requests.Load()
+				t0 := time.Now()
+				resp, err := ds.QueryData(ctx, req)
+				*wall += time.Since(t0)
+				*pages += w.loki.requests.Load() - before
+				if err != nil {
+					b.Fatal(err)
+				}
+				checkResponse(b, resp, tc)
+			}
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				run(seq, &wallSeq, &pagesSeq)
+				run(par, &wallPar, &pagesPar)
+			}
+			if err := w.errs.take(); err != nil {
+				b.Fatal(err)
+			}
+			nf := float64(b.N)
+			b.ReportMetric(wallSeq.Seconds()*1e3/nf, "page-by-page-ms")
+			b.ReportMetric(wallPar.Seconds()*1e3/nf, "parallel-ms")
+			b.ReportMetric(wallPar.Seconds()/wallSeq.Seconds(), "parallel/page-by-page")
+			b.ReportMetric(float64(pagesSeq)/nf, "pages-page-by-page")
+			b.ReportMetric(float64(pagesPar)/nf, "pages-parallel")
+		})
 	}
 }

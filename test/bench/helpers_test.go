@@ -45,8 +45,14 @@ func benchCtx(tb testing.TB) context.Context {
 // manager does, from the provisioned jsonData.
 func newDatasource(tb testing.TB, w *world) *plugin.Datasource {
 	tb.Helper()
+	return newDatasourceWith(tb, w.settingsJSON())
+}
+
+// newDatasourceWith is newDatasource on the given jsonData.
+func newDatasourceWith(tb testing.TB, jsonData []byte) *plugin.Datasource {
+	tb.Helper()
 	inst, err := plugin.NewDatasource(context.Background(), backend.DataSourceInstanceSettings{
-		UID: "traceweave-bench", Name: "Traceweave", JSONData: w.settingsJSON(),
+		UID: "traceweave-bench", Name: "Traceweave", JSONData: jsonData,
 	})
 	if err != nil {
 		tb.Fatal(err)

@@ -82,3 +82,47 @@ func BenchmarkMergeAndFrames(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSDKArrowEncode times the SDK's Frame.MarshalArrow, frame by frame,
+// on the 1k-span/100k-line answer: the step after QueryData returns that
+// Grafana waits for and that sets the plugin's peak memory. Its B/op is what
+// the SDK allocates to encode a frame (its Arrow builders and file buffer
+// grow by doubling) against the frame's encoded size (SetBytes).
+func BenchmarkSDKArrowEncode(b *testing.B) {
+	w := getWorld(b)
+	cfg := w.settings(b)
+	tc := w.cases[caseName(1_000, 100_000)]
+	so := newSolo(b, w)
+	ctx := benchCtx(b)
+	lo, hi := tc.window()
+	tr, err := so.tempo.TraceByID(ctx, tc.traceID, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	timeline.AssignTiers(tr.Trace.Spans, cfg.Tiers)
+	lr, err := so.loki.Query(ctx, tc.traceID, lo.UnixNano(), hi.UnixNano())
+	if err != nil {
+		b.Fatal(err)
+	}
+	sets := [][]timeline.LogRecord{lr.Records}
+	for _, t := range so.kafka.Read(ctx, tc.traceID, kafkaWindow(tc)).Topics {
+		sets = append(sets, t.Records)
+	}
+	opts := frames.Options{DatasourceUID: "traceweave-bench", DatasourceName: "Traceweave", LokiSelector: cfg.Loki.Selector}
+	m := timeline.Merge(&tr.Trace, sets...)
+	for _, c := range []struct {
+		name  string
+		frame *data.Frame
+	}{{"trace", frames.Trace(m, opts)}, {"logs", frames.Logs(m, opts)}, {"timeline", frames.Timeline(m, opts)}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				raw, err := c.frame.MarshalArrow()
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.SetBytes(int64(len(raw)))
+			}
+		})
+	}
+}

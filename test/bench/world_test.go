@@ -348,10 +348,18 @@ func (w *world) archive(rng *rand.Rand) ([]*kgo.Record, error) {
 // settingsJSON is the datasource jsonData the benchmarks provision: the
 // public contract's shape, pointing at the fakes. loki.maxTotalLines is
 // raised so the 100k-line traces are not truncated at the 50k default.
-func (w *world) settingsJSON() []byte {
+func (w *world) settingsJSON() []byte { return w.settingsJSONWith(0) }
+
+// settingsJSONWith is settingsJSON with loki.parallelQueries set (0: the
+// default).
+func (w *world) settingsJSONWith(lokiParallel int) []byte {
+	lk := map[string]any{"url": w.loki.URL, "maxTotalLines": 200_000}
+	if lokiParallel > 0 {
+		lk["parallelQueries"] = lokiParallel
+	}
 	b, _ := json.Marshal(map[string]any{
 		"tempo": map[string]any{"url": w.tempo.URL},
-		"loki":  map[string]any{"url": w.loki.URL, "maxTotalLines": 200_000},
+		"loki":  lk,
 		"kafka": map[string]any{
 			"brokers": w.cluster.ListenAddrs(),
 			"topics": []map[string]any{

@@ -5,11 +5,13 @@ import { InlineField, Input, RadioButtonGroup } from '@grafana/ui';
 import {
   DEFAULT_LOKI_MAX_LINES,
   DEFAULT_LOKI_MAX_TOTAL_LINES,
+  DEFAULT_LOKI_PARALLEL_QUERIES,
   DEFAULT_LOKI_SELECTOR,
   DEFAULT_LOKI_TRACE_FILTER,
+  MAX_LOKI_PARALLEL_QUERIES,
 } from '../../defaults';
 import { LokiOptions, TraceFilterMode } from '../../types';
-import { validatePositiveInt, validateSelector } from '../../validation';
+import { validateIntRange, validatePositiveInt, validateSelector } from '../../validation';
 import { ConfigProps, formatCount, INPUT_WIDTH, LABEL_WIDTH, numberValue, patchSection, textValue } from './helpers';
 import { HttpUpstreamFields } from './HttpUpstreamFields';
 
@@ -26,6 +28,7 @@ export function LokiSettings(props: ConfigProps) {
   const selectorError = validateSelector(loki.selector, DEFAULT_LOKI_SELECTOR);
   const maxLinesError = validatePositiveInt(loki.maxLines);
   const maxTotalError = validatePositiveInt(loki.maxTotalLines);
+  const parallelError = validateIntRange(loki.parallelQueries, 1, MAX_LOKI_PARALLEL_QUERIES);
 
   return (
     <section aria-label="Loki settings">
@@ -93,6 +96,24 @@ export function LokiSettings(props: ConfigProps) {
             placeholder={String(DEFAULT_LOKI_MAX_TOTAL_LINES)}
             value={loki.maxTotalLines ?? ''}
             onChange={(e) => set({ maxTotalLines: numberValue(e) })}
+          />
+        </InlineField>
+        <InlineField
+          label="Parallel requests"
+          labelWidth={LABEL_WIDTH}
+          tooltip={`When a trace's first page of lines is full, the rest is read with up to this many requests at once, each over its own stretch of time (1: page after page). Default: ${DEFAULT_LOKI_PARALLEL_QUERIES}.`}
+          invalid={Boolean(parallelError)}
+          error={parallelError}
+        >
+          <Input
+            id="loki-parallel-queries"
+            type="number"
+            min={1}
+            max={MAX_LOKI_PARALLEL_QUERIES}
+            width={INPUT_WIDTH}
+            placeholder={String(DEFAULT_LOKI_PARALLEL_QUERIES)}
+            value={loki.parallelQueries ?? ''}
+            onChange={(e) => set({ parallelQueries: numberValue(e) })}
           />
         </InlineField>
       </ConfigSection>
