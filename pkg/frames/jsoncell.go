@@ -1,8 +1,10 @@
 package frames
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"math"
+	"math/bits"
 	"strconv"
 	"unicode/utf8"
 
@@ -80,10 +82,12 @@ func appendKeyValues(b []byte, kvs []timeline.KeyValue) []byte {
 
 // appendKeyString is appendKeyValue for a string value, without boxing it
 // in an interface (an allocation per call, five per log line in a span).
+// Its callers name the key with a literal of plain characters, so the key is
+// copied between quotes as it is, not scanned for escapes on every line.
 func appendKeyString(b []byte, key, value string) []byte {
-	b = append(b, `{"key":`...)
-	b = appendJSONString(b, key)
-	b = append(b, `,"value":`...)
+	b = append(b, `{"key":"`...)
+	b = append(b, key...)
+	b = append(b, `","value":`...)
 	b = appendJSONString(b, value)
 	return append(b, '}')
 }
@@ -99,18 +103,24 @@ func appendKeyValue(b []byte, key string, value any) []byte {
 
 // appendJSONString appends s as a JSON string, escaping what JSON requires
 // (quote, backslash, control characters) and replacing invalid UTF-8, as
-// encoding/json does.
+// encoding/json does. Cells are mostly plain ASCII (log lines, names), so
+// plain runs are found 16 bytes at a time (jsonPlainEnd) and copied with one
+// append. Short strings (label names and values) stay in this loop, and b is
+// not grown up front: both cost more per call than they saved (measured).
 func appendJSONString(b []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	b = append(b, '"')
 	start := 0 // s[start:i] is plain and not yet appended: copied in runs
 	for i := 0; i < len(s); {
 		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
+		if jsonPlain[c] {
+			i++
+			if len(s)-i >= 8 {
+				i = jsonPlainEnd(s, i)
 			}
+			continue
+		}
+		if c < utf8.RuneSelf {
 			b = append(b, s[start:i]...)
 			switch c {
 			case '"', '\\':
@@ -132,6 +142,8 @@ func appendJSONString(b []byte, s string) []byte {
 			start = i
 			continue
 		}
+		// Non-ASCII is decoded here rather than after another word scan:
+		// in non-Latin text the next byte is non-ASCII again.
 		r, size := utf8.DecodeRuneInString(s[i:])
 		switch {
 		case r == utf8.RuneError && size == 1:
@@ -151,4 +163,51 @@ func appendJSONString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// jsonPlain marks the bytes a JSON string holds as they are: printable ASCII
+// except the quote and the backslash.
+var jsonPlain = func() (plain [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		plain[c] = c != '"' && c != '\\'
+	}
+	return plain
+}()
+
+// jsonPlainEnd returns the index of the first byte of s from i on that is not
+// jsonPlain, or len(s). It tests two 8-byte words a step (measured faster
+// than one on 100 B log lines and 1 KB strings) and the last few bytes one by
+// one. Kept out of appendJSONString so that this loop has the registers.
+func jsonPlainEnd(s string, i int) int {
+	for ; len(s)-i >= 16; i += 16 {
+		m0 := jsonSpecialBytes(binary.LittleEndian.Uint64([]byte(s[i : i+8])))
+		m1 := jsonSpecialBytes(binary.LittleEndian.Uint64([]byte(s[i+8 : i+16])))
+		if m0|m1 != 0 {
+			if m0 != 0 {
+				return i + bits.TrailingZeros64(m0)/8
+			}
+			return i + 8 + bits.TrailingZeros64(m1)/8
+		}
+	}
+	if len(s)-i >= 8 {
+		if m := jsonSpecialBytes(binary.LittleEndian.Uint64([]byte(s[i : i+8]))); m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+		i += 8
+	}
+	for i < len(s) && jsonPlain[s[i]] {
+		i++
+	}
+	return i
+}
+
+// jsonSpecialBytes sets bit 7 of each byte of the little-endian word x that
+// is not jsonPlain: below 0x20, '"', '\\', or 0x80 and up (UTF-8 to check).
+// Subtracting can borrow and flag a plain byte too, but only above a flagged
+// one, so the lowest flag is always the first such byte.
+func jsonSpecialBytes(x uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	quote := x ^ (ones * '"')
+	backslash := x ^ (ones * '\\')
+	return (x | (x-ones*0x20)&^x | (quote-ones)&^quote | (backslash-ones)&^backslash) & highs
 }

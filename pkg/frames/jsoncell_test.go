@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 
@@ -106,4 +108,133 @@ func TestResourceCellsShared(t *testing.T) {
 	require.Same(t, &first[0], &again[0], "one encoding per resource")
 	require.Equal(t, "[]", string(c.of(nil)))
 	require.Equal(t, `[]`, string(c.of(a[:0])))
+}
+
+// appendJSONStringRef is appendJSONString as it was before the word-at-a-time
+// scan (one byte per step): kept as the oracle of FuzzAppendJSONString and
+// the baseline of BenchmarkAppendJSONString.
+func appendJSONStringRef(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, s[start:i]...)
+			b = append(b, "\\ufffd"...)
+		case r == '\u2028' || r == '\u2029':
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// FuzzAppendJSONString checks appendJSONString byte for byte against
+// encoding/json (HTML escaping off) and against the byte-at-a-time
+// reference, on any string: invalid UTF-8, U+2028/U+2029, control
+// characters, and lengths around the 8-byte words the fast path reads.
+func FuzzAppendJSONString(f *testing.F) {
+	for _, s := range []string{
+		"", "a", "plain ascii", "exactly8", "exactly8+", "sixteen bytes!!!", `quote " back \ slash`,
+		"tab\tnl\ncr\r bell\x07 bs\b ff\f nul\x00 us\x1f del\x7f", "ünï", "日本語のログ行",
+		"bad\xffutf8", "\xc3", "trunc\xe2\x80", "sep\u2028par\u2029", "\xe2\x80\xa8\xe2\x80\xa9",
+		"\xed\xa0\x80 surrogate", "\xf4\x90\x80\x80 too big", "<a href='x'>&amp;</a>", "1234567\"", "1234567\x80",
+		`level=info msg="GET /api/orders step 5 handled in 8ms user=1005 cache=miss"`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(s); err != nil {
+			t.Fatal(err)
+		}
+		want := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+		prefix := []byte("x")
+		got := appendJSONString(prefix, s)
+		if !bytes.Equal(got[1:], want) || got[0] != 'x' {
+			t.Fatalf("appendJSONString(%q) = %q, encoding/json %q", s, got, want)
+		}
+		if ref := appendJSONStringRef(nil, s); !bytes.Equal(ref, want) {
+			t.Fatalf("appendJSONStringRef(%q) = %q, encoding/json %q", s, ref, want)
+		}
+	})
+}
+
+// BenchmarkAppendJSONString runs the encoder and its byte-at-a-time
+// reference side by side, so one run gives the ratio.
+func BenchmarkAppendJSONString(b *testing.B) {
+	logLine := `level=info msg=GET /api/orders step 5 handled in 8ms user=1005 cache=miss trace_id=4bf92f3577b34da6a` // 100 B
+	cases := []struct {
+		name string
+		strs []string
+	}{
+		// A logs-frame labels cell: 14 names and values of 2 to 13 B.
+		{"labels", []string{"code_function", "GET", "env", "prod", "host", "h1", "http_route", "/orders",
+			"scope_name", "rails", "service_name", "rails-api", "severity_text", "INFO"}},
+		{"short_ascii", []string{"GET /api/orders 200"}}, // 19 B
+		{"log_line", []string{logLine}},
+		{"long_1k", []string{strings.Repeat(logLine, 10)}},
+		// A logfmt line with quoted values and a trailing newline, 101 B.
+		{"with_escapes", []string{`level=info msg="GET /api/orders step 5 handled in 8ms" user=1005 cache=miss trace_id=4bf92f3577b34da` + "\n"}},
+		// French and Japanese text, 113 B.
+		{"non_ascii", []string{"niveau=info msg=«commande reçue» utilisateur=Zoë durée=8ms 注文を処理しました ✓ trace_id=4bf92f35"}},
+	}
+	for _, c := range cases {
+		size := 0
+		for _, s := range c.strs {
+			size += len(s)
+		}
+		for _, impl := range []struct {
+			name string
+			fn   func([]byte, string) []byte
+		}{{"new", appendJSONString}, {"ref", appendJSONStringRef}} {
+			b.Run(c.name+"/"+impl.name, func(b *testing.B) {
+				buf := make([]byte, 0, 2*size+16*len(c.strs))
+				b.SetBytes(int64(size))
+				for i := 0; i < b.N; i++ {
+					buf = buf[:0]
+					for _, s := range c.strs {
+						buf = impl.fn(buf, s)
+					}
+				}
+			})
+		}
+	}
 }

@@ -230,9 +230,7 @@ func spanLogsJSON(s *timeline.SpanNode, logs []timeline.Log) json.RawMessage {
 			b = append(b, ',')
 			b = appendKeyString(b, "attach", l.Attach)
 		}
-		b = append(b, `],"name":`...)
-		b = appendJSONString(b, traceLogName)
-		b = append(b, '}')
+		b = append(b, `],"name":"`+traceLogName+`"}`...) // a constant that needs no escapes
 	}
 	return append(b, ']')
 }
@@ -274,7 +272,7 @@ func spanTagsJSON(s *timeline.SpanNode) json.RawMessage {
 	}
 	if s.Error && !slices.ContainsFunc(s.Attrs, func(kv timeline.KeyValue) bool { return kv.Key == "error" }) {
 		sep()
-		b = appendKeyValue(b, "error", true)
+		b = append(b, `{"key":"error","value":true}`...)
 	}
 	return append(b, ']')
 }
