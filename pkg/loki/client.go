@@ -355,7 +355,9 @@ type slot struct {
 // read concurrently, each page after page. A trace's lines crowd in the
 // trace's own time while its window runs minutes past it, so the slots
 // stop where the lines thin out: after a slot with fewer than a quarter
-// page of lines, everything left is one last slot.
+// page of lines (or none), everything left is one last slot. Every slot
+// but the last few holds that many lines, so there are at most about four
+// slots per page of lines.
 //
 // The slots' lines are added to col slot after slot, so col receives them
 // in the order a page-by-page reader would: the same lines, the same cut at
@@ -419,7 +421,7 @@ func (c *Client) readSlots(ctx context.Context, query string, from, end int64, b
 		if inFlight == 0 && capped() {
 			stop = true
 		}
-		if !stop && !last && len(sl.col.entries) < c.maxLines/4 && (inFlight == 0 || !capped()) {
+		if !stop && !last && len(sl.col.entries) < max(1, c.maxLines/4) && (inFlight == 0 || !capped()) {
 			launch(end)
 		}
 	}

@@ -249,3 +249,30 @@ func TestParallelSlotFailureKeepsTheLinesBefore(t *testing.T) {
 	require.GreaterOrEqual(t, len(res.Records), 400, "the slots before the failure are kept")
 	requireEachOnce(t, lines[:len(res.Records)], res.Records)
 }
+
+// A trace's lines fill a second of a window that runs on for minutes: the
+// slots follow the lines and the empty rest is asked once, so the requests
+// stay about those of page by page, even with tiny pages.
+func TestParallelSlotsStopAtTheEmptyTail(t *testing.T) {
+	query := BuildQueries(models.DefaultLokiSelector, models.TraceFilterStructured, fixtureTraceID)[0]
+	lines := genLines(400, 0, 0) // 400 µs of lines
+	end := pageBase + int64(3*time.Minute)
+	for _, maxLines := range []int{2, 10, 100} {
+		requests := map[int]int{}
+		for _, parallel := range []int{1, 4} {
+			f := &fakeLoki{byQuery: map[string][]fakeLine{query: lines}}
+			srv := startFake(t, f)
+			c := newTestClient(t, srv.URL, func(s *models.LokiSettings) {
+				s.TraceFilter = models.TraceFilterStructured
+				s.MaxLines = maxLines
+				s.ParallelQueries = parallel
+			})
+			res, err := c.Query(context.Background(), fixtureTraceID, pageBase, end)
+			require.NoError(t, err)
+			requireEachOnce(t, lines, res.Records)
+			requests[parallel] = len(f.log.all())
+		}
+		t.Logf("maxLines %d: %d requests page by page, %d in parallel slots", maxLines, requests[1], requests[4])
+		assert.LessOrEqual(t, requests[4], requests[1]+4+1, "maxLines %d", maxLines)
+	}
+}
