@@ -7,8 +7,34 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 
 	"github.com/traceweave/traceweave/pkg/frames"
+	"github.com/traceweave/traceweave/pkg/models"
+	"github.com/traceweave/traceweave/pkg/tempo"
 	"github.com/traceweave/traceweave/pkg/timeline"
 )
+
+// stageInputs fetches what the sources return for a trace (its spans with
+// tiers assigned, Loki's lines and each Kafka topic's), the inputs of the
+// merge, and the frame options the plugin would use.
+func stageInputs(b *testing.B, w *world, cfg *models.Settings, tc *traceCase) (*tempo.Result, [][]timeline.LogRecord, frames.Options) {
+	b.Helper()
+	so := newSolo(b, w)
+	ctx := benchCtx(b)
+	lo, hi := tc.window()
+	tr, err := so.tempo.TraceByID(ctx, tc.traceID, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	timeline.AssignTiers(tr.Trace.Spans, cfg.Tiers)
+	lr, err := so.loki.Query(ctx, tc.traceID, lo.UnixNano(), hi.UnixNano())
+	if err != nil {
+		b.Fatal(err)
+	}
+	sets := [][]timeline.LogRecord{lr.Records}
+	for _, t := range so.kafka.Read(ctx, tc.traceID, kafkaWindow(tc)).Topics {
+		sets = append(sets, t.Records)
+	}
+	return tr, sets, frames.Options{DatasourceUID: "traceweave-bench", DatasourceName: "Traceweave", LokiSelector: cfg.Loki.Selector}
+}
 
 // BenchmarkMergeAndFrames times, stage by stage, the serial work after the
 // sources answered: the merge, each frame, and the Arrow encoding the SDK
@@ -22,23 +48,7 @@ func BenchmarkMergeAndFrames(b *testing.B) {
 	for _, c := range [][2]int{{1_000, 1_000}, {10_000, 1_000}, {1_000, 100_000}, {10_000, 100_000}} {
 		tc := w.cases[caseName(c[0], c[1])]
 		b.Run(tc.name, func(b *testing.B) {
-			so := newSolo(b, w)
-			ctx := benchCtx(b)
-			lo, hi := tc.window()
-			tr, err := so.tempo.TraceByID(ctx, tc.traceID, nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			timeline.AssignTiers(tr.Trace.Spans, cfg.Tiers)
-			lr, err := so.loki.Query(ctx, tc.traceID, lo.UnixNano(), hi.UnixNano())
-			if err != nil {
-				b.Fatal(err)
-			}
-			sets := [][]timeline.LogRecord{lr.Records}
-			for _, t := range so.kafka.Read(ctx, tc.traceID, kafkaWindow(tc)).Topics {
-				sets = append(sets, t.Records)
-			}
-			opts := frames.Options{DatasourceUID: "traceweave-bench", DatasourceName: "Traceweave", LokiSelector: cfg.Loki.Selector}
+			tr, sets, opts := stageInputs(b, w, cfg, tc)
 			var merge, trace, logs, tl, sum, arrow time.Duration
 			var arrowBytes int
 			stage := func(d *time.Duration, fn func()) {
@@ -90,25 +100,7 @@ func BenchmarkMergeAndFrames(b *testing.B) {
 // grow by doubling) against the frame's encoded size (SetBytes).
 func BenchmarkSDKArrowEncode(b *testing.B) {
 	w := getWorld(b)
-	cfg := w.settings(b)
-	tc := w.cases[caseName(1_000, 100_000)]
-	so := newSolo(b, w)
-	ctx := benchCtx(b)
-	lo, hi := tc.window()
-	tr, err := so.tempo.TraceByID(ctx, tc.traceID, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	timeline.AssignTiers(tr.Trace.Spans, cfg.Tiers)
-	lr, err := so.loki.Query(ctx, tc.traceID, lo.UnixNano(), hi.UnixNano())
-	if err != nil {
-		b.Fatal(err)
-	}
-	sets := [][]timeline.LogRecord{lr.Records}
-	for _, t := range so.kafka.Read(ctx, tc.traceID, kafkaWindow(tc)).Topics {
-		sets = append(sets, t.Records)
-	}
-	opts := frames.Options{DatasourceUID: "traceweave-bench", DatasourceName: "Traceweave", LokiSelector: cfg.Loki.Selector}
+	tr, sets, opts := stageInputs(b, w, w.settings(b), w.cases[caseName(1_000, 100_000)])
 	m := timeline.Merge(&tr.Trace, sets...)
 	for _, c := range []struct {
 		name  string
