@@ -45,7 +45,7 @@ func stageInputs(b *testing.B, w *world, cfg *models.Settings, tc *traceCase) (*
 func BenchmarkMergeAndFrames(b *testing.B) {
 	w := getWorld(b)
 	cfg := w.settings(b)
-	for _, c := range [][2]int{{1_000, 1_000}, {10_000, 1_000}, {1_000, 100_000}, {10_000, 100_000}} {
+	for _, c := range [][2]int{{1_000, 1_000}, {10_000, 1_000}, {10, 100_000}, {1_000, 100_000}, {10_000, 100_000}} {
 		tc := w.cases[caseName(c[0], c[1])]
 		b.Run(tc.name, func(b *testing.B) {
 			tr, sets, opts := stageInputs(b, w, cfg, tc)
