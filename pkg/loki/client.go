@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -181,7 +180,7 @@ func (c *Client) run(ctx context.Context, queries []string, startNs, endNs int64
 		}
 	}
 	res := col.res
-	sort.SliceStable(res.Records, func(i, j int) bool { return res.Records[i].TimeNs < res.Records[j].TimeNs })
+	slices.SortStableFunc(res.Records, func(a, b timeline.LogRecord) int { return cmp.Compare(a.TimeNs, b.TimeNs) })
 	return res, err
 }
 
