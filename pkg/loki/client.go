@@ -59,8 +59,8 @@ type Client struct {
 	filter   string
 	maxLines int
 	maxTotal int
-	// parallel is loki.parallelQueries: how many time chunks the rest of a
-	// query may be read in at once once its first page shows it is large.
+	// parallel is loki.parallelQueries: how many slots of time the rest of
+	// a query may be read in at once once its first page shows it is large.
 	parallel int
 	// timeout is loki.timeout, named in timeout errors so a slow Loki is not reported as a down one.
 	timeout time.Duration
@@ -201,9 +201,9 @@ type collector struct {
 	// line is kept when this query has returned it more often than all
 	// earlier queries together.
 	union, local map[lineKey]int
-	// chunk marks the collector of one time chunk (see readChunks): it keeps
+	// ofSlot marks the collector of one slot (see readSlots): it keeps
 	// whole entries, for the query's collector to add in time order.
-	chunk   bool
+	ofSlot  bool
 	entries []entry
 }
 
@@ -212,13 +212,13 @@ type collector struct {
 // lines kept at the cut would depend on where pages begin rather than be
 // the earliest ones.
 func (c *collector) orderForCut(entries []entry) {
-	if !c.chunk && len(c.res.Records)+len(entries) > c.max {
+	if !c.ofSlot && len(c.res.Records)+len(entries) > c.max {
 		slices.SortStableFunc(entries, func(a, b entry) int { return cmp.Compare(a.rec.TimeNs, b.rec.TimeNs) })
 	}
 }
 
 func (c *collector) full() bool {
-	if c.chunk {
+	if c.ofSlot {
 		return len(c.entries) >= c.max
 	}
 	return len(c.res.Records) >= c.max
@@ -226,7 +226,7 @@ func (c *collector) full() bool {
 
 // add keeps e; false means the cap was already reached.
 func (c *collector) add(e *entry) bool {
-	if c.chunk {
+	if c.ofSlot {
 		if c.full() {
 			return false
 		}
@@ -377,7 +377,7 @@ func (c *Client) readSlots(ctx context.Context, query string, from, end int64, b
 	stop := false             // a slot failed or hit the cap, or the cap is covered
 	launch := func(to int64) {
 		sctx, cancel := context.WithCancel(ctx)
-		sl := &slot{from: next, to: to, col: &collector{res: &Result{}, max: col.max, chunk: true}, cancel: cancel}
+		sl := &slot{from: next, to: to, col: &collector{res: &Result{}, max: col.max, ofSlot: true}, cancel: cancel}
 		if len(slots) == 0 {
 			sl.boundary = boundary
 		}
@@ -431,10 +431,8 @@ func (c *Client) readSlots(ctx context.Context, query string, from, end int64, b
 		col.res.Pages += sl.col.res.Pages
 		total += len(sl.col.entries)
 	}
-	if !col.chunk {
-		// One allocation for the joined lines, instead of doubling through them.
-		col.res.Records = slices.Grow(col.res.Records, min(total, col.max-len(col.res.Records)))
-	}
+	// One allocation for the joined lines, instead of doubling through them.
+	col.res.Records = slices.Grow(col.res.Records, min(total, col.max-len(col.res.Records)))
 	for i, sl := range slots {
 		cc := sl.col
 		col.res.Notices = append(col.res.Notices, cc.res.Notices...)

@@ -116,9 +116,8 @@ type LokiSettings struct {
 	TraceFilter   string `json:"traceFilter"`
 	MaxLines      int    `json:"maxLines"`
 	MaxTotalLines int    `json:"maxTotalLines"`
-	// ParallelQueries is how many time chunks a large result (its first
-	// page full, at least two more pages to come) is read in at once; 1
-	// reads page after page.
+	// ParallelQueries is how many slots of time the rest of a large result
+	// (its first page full) is read in at once; 1 reads page after page.
 	ParallelQueries int `json:"parallelQueries"`
 }
 
