@@ -221,3 +221,22 @@ func TestErrorMidwayKeepsEarlierPages(t *testing.T) {
 		assert.Equal(t, pages, res.Pages, "parallel %d", parallel)
 	}
 }
+
+// TestSortByTime checks the page sort: time order, equal times in page
+// order (Loki's stream grouping), a sorted page returned as is.
+func TestSortByTime(t *testing.T) {
+	mk := func(ns int64, body string) entry { return entry{rec: timeline.LogRecord{TimeNs: ns, Body: body}} }
+	// Two streams as Loki groups them: each in time order, one after the other.
+	page := []entry{mk(10, "a1"), mk(20, "a2"), mk(30, "a3"), mk(5, "b1"), mk(20, "b2"), mk(30, "b3")}
+	got := sortByTime(page)
+	var bodies []string
+	for _, e := range got {
+		bodies = append(bodies, e.rec.Body)
+	}
+	assert.Equal(t, []string{"b1", "a1", "a2", "b2", "a3", "b3"}, bodies)
+	assert.Equal(t, "a1", page[0].rec.Body, "the page itself is not reordered")
+
+	sorted := []entry{mk(1, "x"), mk(1, "y"), mk(2, "z")}
+	assert.Same(t, &sorted[0], &sortByTime(sorted)[0], "a sorted page is not copied")
+	assert.Empty(t, sortByTime(nil))
+}
