@@ -6,6 +6,7 @@ import (
 	"hash/maphash"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // Merge builds the merged model from a trace (nil or without spans for a
@@ -32,18 +33,54 @@ func Merge(tr *Trace, logSets ...[]LogRecord) *Model {
 		if m.TraceID == "" && len(tr.Spans) > 0 {
 			m.TraceID = tr.Spans[0].TraceID
 		}
-		m.Spans = buildSpanNodes(tr.Spans)
 	}
 	if m.TraceID == "" {
 		m.TraceID = dominantTraceID(logSets)
 	}
-	m.Logs = dedupLogs(m.TraceID, logSets)
-	m.spanIndex = indexSpans(m.Spans)
+	// The spans and the logs are independent until logs are attached, and
+	// so are the events list and the summary after: on a large result each
+	// pair runs on two cores (this merge is on the query's critical path,
+	// after the last source answered).
+	parallel := totalRecords(logSets) >= parallelMergeMin
+	both(parallel, func() {
+		if tr != nil {
+			m.Spans = buildSpanNodes(tr.Spans)
+		}
+		m.spanIndex = indexSpans(m.Spans)
+	}, func() { m.Logs = dedupLogs(m.TraceID, logSets) })
 	attachLogs(m)
 	m.StartNs, m.EndNs = extent(m)
-	m.Events = interleave(m)
-	Summarize(m)
+	// interleave reads the spans' start times, Summarize writes their self
+	// times and critical flags: distinct fields.
+	both(parallel, func() { m.Events = interleave(m) }, func() { Summarize(m) })
 	return m
+}
+
+// parallelMergeMin is the number of log records from which Merge runs its
+// independent steps concurrently; below it a goroutine costs more than it
+// saves.
+const parallelMergeMin = 20_000
+
+// both runs a and b, concurrently when parallel is set, and returns when
+// both are done.
+func both(parallel bool, a, b func()) {
+	if !parallel {
+		a()
+		b()
+		return
+	}
+	var wg sync.WaitGroup
+	wg.Go(b)
+	a()
+	wg.Wait()
+}
+
+func totalRecords(logSets [][]LogRecord) int {
+	n := 0
+	for _, set := range logSets {
+		n += len(set)
+	}
+	return n
 }
 
 // dominantTraceID names a log-only model after the trace ID most of its
