@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -478,15 +479,31 @@ func BenchmarkBinaryQueryData(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
+			var call time.Duration
+			answer := 0
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				resp, err := p.QueryData(ctx, s, q)
+				t0 := time.Now()
+				raw, err := p.QueryDataProto(ctx, s, q)
+				call += time.Since(t0)
 				if err != nil {
 					b.Fatalf("%v\n%s", err, p.Logs())
+				}
+				answer = 0
+				for _, r := range raw.Responses {
+					for _, f := range r.Frames {
+						answer += len(f)
+					}
+				}
+				resp, err := backend.FromProto().QueryDataResponse(raw)
+				if err != nil {
+					b.Fatal(err)
 				}
 				checkResponse(b, resp, tc)
 			}
 			b.StopTimer()
+			b.ReportMetric(call.Seconds()*1e3/float64(b.N), "call-ms")
+			b.ReportMetric(float64(answer)/mb, "answer-MB")
 			peak, cur, err := childRSS(bin)
 			if err != nil {
 				b.Fatal(err)
