@@ -13,9 +13,19 @@ import (
 	"github.com/traceweave/traceweave/pkg/timeline"
 )
 
+// benchMessage is one message of a BenchmarkPrefilterDecode case.
+type benchMessage struct {
+	kind  string
+	value []byte
+	match bool // it holds a record of the searched trace
+}
+
 // benchMessages returns, per encoding, a realistic message of another trace
-// (the common case the prefilter must reject) and one of the searched trace.
-func benchMessages(b *testing.B) map[string][2][]byte {
+// (the common case the prefilter must reject), one of the searched trace,
+// and for raw and json the matching variants that take other paths of the
+// decoder: a raw map body (read as a json line), and a json line with
+// escapes, an array, a number time and upper-case keys.
+func benchMessages(b testing.TB) map[string][]benchMessage {
 	at := testBase
 	attrs := map[string]any{"http.method": "GET", "http.route": "/api/orders", "http.status_code": 200}
 	one := func(trace string) logSpec {
@@ -28,15 +38,21 @@ func benchMessages(b *testing.B) map[string][2][]byte {
 		q, _ := json.Marshal(string(line(trace)))
 		return q
 	}
+	// A map body as kafkaexporter writes it: encoding/json, sorted keys.
+	rawMap, _ := json.Marshal(map[string]any{"level": "info", "msg": "GET /api/orders completed in 12ms", "trace_id": testTrace, "span_id": "00f067aa0ba90202", "user": map[string]any{"id": "42"}})
 	js := func(trace string) []byte {
 		return []byte(`{"@timestamp":"2026-11-14T10:00:02.125Z","level":"info","message":"GET /api/orders completed in 12ms","user":{"id":"42"},"trace_id":"` + trace + `","span_id":"00f067aa0ba90202","service":"go-api"}`)
 	}
-	return map[string][2][]byte{
-		models.EncodingOTLPProto: {protoBytes(b, otlpLogs("go-api", one(otherTrace))), protoBytes(b, otlpLogs("go-api", one(testTrace)))},
-		models.EncodingOTLPJSON:  {jsonBytes(b, otlpLogs("go-api", one(otherTrace))), jsonBytes(b, otlpLogs("go-api", one(testTrace)))},
-		models.EncodingRaw:       {raw(otherTrace), raw(testTrace)},
-		models.EncodingJSON:      {js(otherTrace), js(testTrace)},
-		models.EncodingText:      {line(otherTrace), line(testTrace)},
+	jsEscaped := []byte(`{"Time":1794650402.125,"Level":"error","Msg":"query \"orders\" failed:\n\tat db.go:42 \u003cnil\u003e","TraceID":"` + testTrace + `","SpanID":"00f067aa0ba90202","tags":["db","slow"],"http":{"Method":"GET","url":"/api/orders?id=1\u0026x=2"},"duration_ms":1532.5}`)
+	pair := func(other, match []byte) []benchMessage {
+		return []benchMessage{{kind: "nonmatching", value: other}, {kind: "matching", value: match, match: true}}
+	}
+	return map[string][]benchMessage{
+		models.EncodingOTLPProto: pair(protoBytes(b, otlpLogs("go-api", one(otherTrace))), protoBytes(b, otlpLogs("go-api", one(testTrace)))),
+		models.EncodingOTLPJSON:  pair(jsonBytes(b, otlpLogs("go-api", one(otherTrace))), jsonBytes(b, otlpLogs("go-api", one(testTrace)))),
+		models.EncodingRaw:       append(pair(raw(otherTrace), raw(testTrace)), benchMessage{kind: "matching-map", value: rawMap, match: true}),
+		models.EncodingJSON:      append(pair(js(otherTrace), js(testTrace)), benchMessage{kind: "matching-escaped", value: jsEscaped, match: true}),
+		models.EncodingText:      pair(line(otherTrace), line(testTrace)),
 	}
 }
 
@@ -50,9 +66,9 @@ func BenchmarkPrefilterDecode(b *testing.B) {
 	}
 	msgs := benchMessages(b)
 	for _, enc := range []string{models.EncodingOTLPProto, models.EncodingOTLPJSON, models.EncodingRaw, models.EncodingJSON, models.EncodingText} {
-		for i, kind := range []string{"nonmatching", "matching"} {
-			value := msgs[enc][i]
-			b.Run(enc+"/"+kind, func(b *testing.B) {
+		for _, msg := range msgs[enc] {
+			value := msg.value
+			b.Run(enc+"/"+msg.kind, func(b *testing.B) {
 				pre := newPrefilter(enc, m)
 				dec := decoderFor(enc)
 				c := &recordContext{m: m, topic: "t", source: timeline.KafkaSource("t"), kafkaTimeNs: testBase.UnixNano()}
@@ -72,7 +88,11 @@ func BenchmarkPrefilterDecode(b *testing.B) {
 					found += len(out)
 				}
 				b.StopTimer()
-				if want := i * b.N; found != want {
+				want := 0
+				if msg.match {
+					want = b.N
+				}
+				if found != want {
 					b.Fatalf("found %d records, want %d", found, want)
 				}
 				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
