@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/traceweave/traceweave/pkg/models"
 	"github.com/traceweave/traceweave/pkg/timeline"
@@ -161,4 +163,28 @@ func TestDecodersMatchReference(t *testing.T) {
 			}
 		}
 	}
+}
+
+// FuzzUnquoteString: whatever unquoteString reads, encoding/json reads the
+// same; and it reads every valid string without \u escapes or surrounding
+// space (the surrogate escapes are left to encoding/json).
+func FuzzUnquoteString(f *testing.F) {
+	for _, s := range []string{
+		`""`, `"a"`, `"\u003c14\u003e1 x \u0026 y"`, `"\"q\" \\ \/ \b\f\n\r\t"`, `"\u00e9\u00E9\u20ac\u0000"`, `"é€😀"`,
+		`"\ud83d\ude00"`, `"\ud800"`, `"\u12"`, `"\u12g4"`, `"\x"`, `"a\"`, `"a"b"`, "\"\x01\"", "\"\xff\"", `"\`, `"`, `x"`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, v []byte) {
+		got, ok := unquoteString(v)
+		var want string
+		err := json.Unmarshal(v, &want)
+		if ok && (err != nil || got != want) {
+			t.Fatalf("%q: unquoteString %q, encoding/json %q, %v", v, got, want, err)
+		}
+		plain := len(v) >= 2 && utf8.Valid(v) && !bytes.Contains(v, []byte(`\u`)) && v[0] == '"' && v[len(v)-1] == '"'
+		if err == nil && !ok && plain {
+			t.Fatalf("%q: unquoteString refused what encoding/json reads", v)
+		}
+	})
 }

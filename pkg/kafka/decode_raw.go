@@ -3,6 +3,9 @@ package kafka
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/traceweave/traceweave/pkg/timeline"
 )
@@ -17,6 +20,9 @@ func decodeRaw(dst []timeline.LogRecord, value []byte, c *recordContext) ([]time
 	if len(v) > 0 {
 		switch v[0] {
 		case '"':
+			if s, ok := unquoteString(v); ok {
+				return appendTextLine(dst, s, c), nil
+			}
 			var s string
 			if err := json.Unmarshal(v, &s); err == nil {
 				return appendTextLine(dst, s, c), nil
@@ -29,4 +35,93 @@ func decodeRaw(dst []timeline.LogRecord, value []byte, c *recordContext) ([]time
 	}
 	// A bytes body, a number, or a string that is not valid JSON: the bytes are the line.
 	return appendTextLine(dst, string(value), c), nil
+}
+
+// unquoteString is json.Unmarshal into a string for the quoted bodies it
+// can read exactly: v is one JSON string whose content has only valid
+// UTF-8, no control byte, and escapes that stand for one character each
+// (\" \\ \/ \b \f \n \r \t, or \uXXXX outside the surrogates). The
+// result is what encoding/json returns for them. Anything else (a surrogate
+// escape, invalid UTF-8, which encoding/json replaces, or no valid string at
+// all) reports false and is left to encoding/json. kafkaexporter writes
+// string bodies with encoding/json, which escapes <, > and & as \u003c,
+// \u003e and \u0026: syslog lines start with one.
+func unquoteString(v []byte) (string, bool) {
+	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
+		return "", false
+	}
+	body := v[1 : len(v)-1]
+	ascii, escaped := true, false
+	for i := 0; i < len(body); i++ {
+		switch b := body[i]; {
+		case b == '"' || b < 0x20:
+			return "", false
+		case b == '\\':
+			escaped = true
+			i++ // an escaped quote does not end the string; the escape is checked below
+		case b >= utf8.RuneSelf:
+			ascii = false
+		}
+	}
+	if !ascii && !utf8.Valid(body) {
+		return "", false
+	}
+	if !escaped {
+		return string(body), true
+	}
+	var sb strings.Builder
+	sb.Grow(len(body))
+	from := 0
+	for i := 0; i < len(body); i++ {
+		if body[i] != '\\' {
+			continue
+		}
+		sb.Write(body[from:i])
+		if i+1 == len(body) {
+			return "", false
+		}
+		i++
+		switch e := body[i]; e {
+		case '"', '\\', '/':
+			sb.WriteByte(e)
+		case 'b':
+			sb.WriteByte('\b')
+		case 'f':
+			sb.WriteByte('\f')
+		case 'n':
+			sb.WriteByte('\n')
+		case 'r':
+			sb.WriteByte('\r')
+		case 't':
+			sb.WriteByte('\t')
+		case 'u':
+			if i+4 >= len(body) {
+				return "", false
+			}
+			r := rune(0)
+			for _, h := range body[i+1 : i+5] {
+				switch {
+				case h >= '0' && h <= '9':
+					h -= '0'
+				case h >= 'a' && h <= 'f':
+					h -= 'a' - 10
+				case h >= 'A' && h <= 'F':
+					h -= 'A' - 10
+				default:
+					return "", false
+				}
+				r = r<<4 | rune(h)
+			}
+			if utf16.IsSurrogate(r) {
+				return "", false
+			}
+			sb.WriteRune(r)
+			i += 4
+		default:
+			return "", false
+		}
+		from = i + 1
+	}
+	sb.Write(body[from:])
+	return sb.String(), true
 }
