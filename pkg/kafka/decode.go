@@ -31,7 +31,9 @@ type recordContext struct {
 // id is the LogRecord.ID of the index-th log record of the message:
 // "<topic>/<partition>/<offset>/<index>", stable across searches.
 func (c *recordContext) id(index int) string {
-	b := make([]byte, 0, len(c.topic)+32)
+	// Built on the stack (one allocation, the string) unless the topic is long.
+	var buf [80]byte
+	b := buf[:0]
 	b = append(b, c.topic...)
 	b = append(b, '/')
 	b = strconv.AppendInt(b, int64(c.partition), 10)

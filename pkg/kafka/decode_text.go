@@ -55,13 +55,20 @@ func appendTextLine(dst []timeline.LogRecord, line string, c *recordContext) []t
 func asciiLower(s string) string {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c >= 'A' && c <= 'Z' {
-			b := []byte(s)
-			for j := i; j < len(b); j++ {
-				if c := b[j]; c >= 'A' && c <= 'Z' {
-					b[j] = c + 'a' - 'A'
+			// One allocation: the builder's buffer becomes the string. The
+			// runs between capitals are copied whole.
+			var b strings.Builder
+			b.Grow(len(s))
+			from := 0
+			for j := i; j < len(s); j++ {
+				if c := s[j]; c >= 'A' && c <= 'Z' {
+					b.WriteString(s[from:j])
+					b.WriteByte(c + 'a' - 'A')
+					from = j + 1
 				}
 			}
-			return string(b)
+			b.WriteString(s[from:])
+			return b.String()
 		}
 	}
 	return s
