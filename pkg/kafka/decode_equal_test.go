@@ -188,3 +188,67 @@ func FuzzUnquoteString(f *testing.F) {
 		}
 	})
 }
+
+// genJSON writes a JSON object driven by the bytes of data, from pools of
+// keys and values that exercise the json decoder's paths: role keys in any
+// case, dotted and empty keys, duplicates, escapes, arrays, nesting, and a
+// few broken pieces. Random bytes rarely form an object the fast scanner
+// reads to the end; these mostly do.
+func genJSON(data []byte) []byte {
+	keys := []string{"trace_id", "TraceID", "trace", "id", "msg", "Message", "time", "ts", "@timestamp", "level", "LVL", "severity",
+		"span_id", "SpanId", "service", "name", "a", "a.b", "a-b", "", "b", "t\u0130me", "\u212a", `m\u0073g`, `x\"y`, "\xff", "dup", "dup"}
+	values := []string{`"` + testTrace + `"`, `"` + strings.ToUpper(testTrace) + `"`, `"` + otherTrace + `"`, `"S/kvNXezTaajzpKdDg5HNg=="`,
+		`"00f067aa0ba90201"`, `"2026-11-14T10:00:02.125Z"`, `"1794650402.5"`, `"error"`, `"WARN"`, `"x \" \\ \/ \n \u00e9 \ud83d\ude00 \ud800 \u0041"`,
+		"\"\xff\xfe\"", "\"a\x01b\"", "\"\\n\x01\"", `"<&>"`, `1794650402123`, `1794650402.125`, `-0.5e+3`, `30`, `1e400`, `0`, `01`, `1.`, `-`,
+		`true`, `false`, `null`, `tru`, `[]`, `[1,"two",true,null,{"b":[{}]}]`, `["<&>","\u00e9",1e3]`, `[1,]`, `[`, `{}`, `"` + testTrace + ` in text"`}
+	spaces := []string{"", " ", "\n\t", "\r "}
+	var b strings.Builder
+	pos := 0
+	next := func() int {
+		if pos >= len(data) {
+			return 0
+		}
+		pos++
+		return int(data[pos-1])
+	}
+	var object func(depth int)
+	object = func(depth int) {
+		b.WriteString("{" + spaces[next()%len(spaces)])
+		n := next() % 6
+		for i := 0; i < n; i++ {
+			if i > 0 {
+				b.WriteString("," + spaces[next()%len(spaces)])
+			}
+			b.WriteString(`"` + keys[next()%len(keys)] + `"` + spaces[next()%len(spaces)] + ":")
+			if v := next(); v%8 == 0 && depth < 4 {
+				object(depth + 1)
+			} else {
+				b.WriteString(values[v%len(values)])
+			}
+			b.WriteString(spaces[next()%len(spaces)])
+		}
+		b.WriteString("}")
+	}
+	object(0)
+	if next()%4 == 0 {
+		b.WriteString(" trailing")
+	}
+	return []byte(b.String())
+}
+
+// FuzzDecodeJSONEqualGen is FuzzDecodeJSONEqual (and the raw decoder's
+// object path) on generated objects.
+func FuzzDecodeJSONEqualGen(f *testing.F) {
+	for i := range 64 {
+		f.Add([]byte{byte(i), 5, 4, 0, 1, 8, byte(i * 7), 3, 0, 9, 2, 17, 0, 33, 1, 0, 12, 0, 5, 4, 19, 2, 40, 0, 11})
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		v := genJSON(data)
+		var sel uint8
+		if len(data) > 0 {
+			sel = data[len(data)-1]
+		}
+		checkDecodeEqual(t, decodeJSON, refDecodeJSON, v, sel)
+		checkDecodeEqual(t, decodeRaw, refDecodeRaw, v, sel)
+	})
+}

@@ -1,7 +1,6 @@
 package kafka
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -9,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	jsoniter "github.com/json-iterator/go"
 
@@ -20,11 +20,28 @@ import (
 // decodeJSON decodes one JSON object per message (audit logs, JSON lines
 // from shippers other than the collector).
 func decodeJSON(dst []timeline.LogRecord, value []byte, c *recordContext) ([]timeline.LogRecord, error) {
-	obj, err := parseJSONObject(value)
-	if err != nil {
-		return dst, err
+	return decodeJSONObject(dst, value, c)
+}
+
+// decodeJSONObject appends the record of a message that is one JSON object,
+// when it belongs to the trace (decodeJSON, and raw bodies that are maps).
+// The object is read by jsonScanner straight into its flattened fields, as
+// substrings of one copy of the message; what the scanner does not read
+// exactly as parseJSONObject would (see jsonScanner) is read by
+// parseJSONObject and flattened from its maps, which also gives the error
+// of a broken object.
+func decodeJSONObject(dst []timeline.LogRecord, value []byte, c *recordContext) ([]timeline.LogRecord, error) {
+	sc := getJSONScanner()
+	defer putJSONScanner(sc)
+	raw := string(value)
+	if !sc.scan(value, raw) {
+		obj, err := parseJSONObject(value)
+		if err != nil {
+			return dst, err
+		}
+		sc.fields = flattenJSON(sc.fields[:0], "", obj)
 	}
-	return appendJSONObject(dst, obj, value, c), nil
+	return appendJSONFields(dst, sc.fields, raw, c), nil
 }
 
 // parseJSONObject reads one JSON object into maps, slices, strings, bools
@@ -152,30 +169,111 @@ var (
 	jsonServiceKeys = []string{"service", "service.name", "service_name", "app", "application"}
 )
 
-// jsonField is one leaf of a flattened JSON object.
-type jsonField struct {
-	path  string // as written, dotted
-	lower string
-	value any
-	used  bool
+// jsonRole is the role a field's path names, if any.
+type jsonRole uint8
+
+const (
+	jsonRoleNone jsonRole = iota
+	jsonRoleTime
+	jsonRoleMessage
+	jsonRoleLevel
+	jsonRoleTrace
+	jsonRoleSpan
+	jsonRoleService
+)
+
+// jsonRoleKey is the role of a lower-case path and its rank in the role's
+// keys (0 first).
+type jsonRoleKey struct {
+	role jsonRole
+	rank uint8
 }
 
-// appendJSONObject appends obj as a record when it belongs to the trace: its
-// trace ID field names the trace, or it has none and the trace's hex occurs
-// in the raw text. Fields that fill a role (time, message, level, IDs,
-// service) are consumed; the others become Labels.
-func appendJSONObject(dst []timeline.LogRecord, obj map[string]any, raw []byte, c *recordContext) []timeline.LogRecord {
-	fields := flattenJSON(nil, "", obj)
-	tf := pickField(fields, jsonTraceKeys)
+// jsonRoleKeys maps each role key to its role and rank; no key is in two
+// roles' lists, so a path names at most one role.
+var jsonRoleKeys = func() map[string]jsonRoleKey {
+	m := map[string]jsonRoleKey{}
+	for role, keys := range map[jsonRole][]string{
+		jsonRoleTime: jsonTimeKeys, jsonRoleMessage: jsonMessageKeys, jsonRoleLevel: jsonLevelKeys,
+		jsonRoleTrace: jsonTraceKeys, jsonRoleSpan: jsonSpanKeys, jsonRoleService: jsonServiceKeys,
+	} {
+		for rank, k := range keys {
+			if _, dup := m[k]; dup {
+				panic("json role key " + k + " in two roles")
+			}
+			m[k] = jsonRoleKey{role: role, rank: uint8(rank)}
+		}
+	}
+	return m
+}()
+
+// jsonRoleOf is the role of a path: the role key strings.ToLower(path) is.
+// ASCII paths are lowered in a stack buffer (no role key is longer than
+// it); others, rare, through strings.ToLower, which can map non-ASCII
+// letters to ASCII ones (K, the Kelvin sign, to k).
+func jsonRoleOf(path string) jsonRoleKey {
+	var buf [16]byte
+	for i := 0; i < len(path); i++ {
+		c := path[i]
+		if c >= utf8.RuneSelf {
+			return jsonRoleKeys[strings.ToLower(path)]
+		}
+		if i < len(buf) {
+			if c >= 'A' && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			buf[i] = c
+		}
+	}
+	if len(path) > len(buf) {
+		return jsonRoleKey{}
+	}
+	return jsonRoleKeys[string(buf[:len(path)])]
+}
+
+// jsonKind is the type of a JSON value.
+type jsonKind uint8
+
+const (
+	jsonKindString jsonKind = iota
+	jsonKindNumber
+	jsonKindBool
+	jsonKindArray
+	jsonKindNull
+	jsonKindObject
+)
+
+// jsonField is one leaf of a flattened JSON object.
+type jsonField struct {
+	path string // as written, dotted
+	// text is the value as text (jsonString): a string as it is, a number
+	// as written, true or false, an array as JSON.
+	text string
+	kind jsonKind
+	jsonRoleKey
+	used bool
+}
+
+func newJSONField(path, text string, kind jsonKind) jsonField {
+	return jsonField{path: path, text: text, kind: kind, jsonRoleKey: jsonRoleOf(path)}
+}
+
+// appendJSONFields appends a JSON object, flattened to fields in key order,
+// as a record when it belongs to the trace: its trace ID field names the
+// trace, or it has none and the trace's hex occurs in the raw text. Fields
+// that fill a role (time, message, level, IDs, service) are consumed; the
+// others become Labels.
+func appendJSONFields(dst []timeline.LogRecord, fields []jsonField, raw string, c *recordContext) []timeline.LogRecord {
+	tf := pickField(fields, jsonRoleTrace)
 	if tf != nil {
-		id, ok := jsonTraceID(tf.value)
+		id, ok := jsonTraceID(tf)
 		switch {
 		case ok && id != c.m.hex:
 			return dst
-		case !ok && !c.m.inText(string(raw)):
+		case !ok && !c.m.inText(raw):
 			return dst
 		}
-	} else if !c.m.inText(string(raw)) {
+	} else if !c.m.inText(raw) {
 		return dst
 	}
 	rec := timeline.LogRecord{
@@ -185,27 +283,27 @@ func appendJSONObject(dst []timeline.LogRecord, obj map[string]any, raw []byte, 
 		Source:   c.source,
 		ID:       c.id(0),
 	}
-	if f := pickField(fields, jsonTimeKeys); f != nil {
-		if ns, ok := jsonTime(f.value); ok {
+	if f := pickField(fields, jsonRoleTime); f != nil {
+		if ns, ok := jsonTime(f); ok {
 			rec.TimeNs = ns
 		} else {
 			f.used = false
 		}
 	}
-	if f := pickField(fields, jsonMessageKeys); f != nil {
-		rec.Body = jsonString(f.value)
+	if f := pickField(fields, jsonRoleMessage); f != nil {
+		rec.Body = f.text
 	} else {
-		rec.Body = string(bytes.TrimSpace(raw))
+		rec.Body = strings.TrimSpace(raw)
 	}
 	rec.Body = validUTF8(rec.Body)
-	if f := pickField(fields, jsonLevelKeys); f != nil {
-		rec.Severity = jsonSeverity(f.value)
+	if f := pickField(fields, jsonRoleLevel); f != nil {
+		rec.Severity = jsonSeverity(f)
 	}
-	if f := pickField(fields, jsonSpanKeys); f != nil {
-		rec.SpanID = normalizeSpanID(jsonString(f.value))
+	if f := pickField(fields, jsonRoleSpan); f != nil {
+		rec.SpanID = normalizeSpanID(f.text)
 	}
-	if f := pickField(fields, jsonServiceKeys); f != nil {
-		rec.Service = validUTF8(jsonString(f.value))
+	if f := pickField(fields, jsonRoleService); f != nil {
+		rec.Service = validUTF8(f.text)
 	}
 	var labels []timeline.Label
 	for i := range fields {
@@ -215,7 +313,7 @@ func appendJSONObject(dst []timeline.LogRecord, obj map[string]any, raw []byte, 
 		if labels == nil {
 			labels = make([]timeline.Label, 0, len(fields))
 		}
-		labels = append(labels, timeline.Label{Name: validUTF8(fields[i].path), Value: validUTF8(jsonString(fields[i].value))})
+		labels = append(labels, timeline.Label{Name: validUTF8(fields[i].path), Value: validUTF8(fields[i].text)})
 	}
 	rec.Labels = timeline.NewLabels(labels)
 	return append(dst, rec)
@@ -223,6 +321,7 @@ func appendJSONObject(dst []timeline.LogRecord, obj map[string]any, raw []byte, 
 
 // flattenJSON lists the leaves of obj in key order (so labels and role picks
 // are deterministic), nested objects as dotted paths; arrays are leaves.
+// jsonScanner lists them in the same order.
 func flattenJSON(dst []jsonField, prefix string, obj map[string]any) []jsonField {
 	keys := make([]string, 0, len(obj))
 	for k := range obj {
@@ -238,28 +337,36 @@ func flattenJSON(dst []jsonField, prefix string, obj map[string]any) []jsonField
 		case nil:
 		case map[string]any:
 			dst = flattenJSON(dst, path, v)
+		case string:
+			dst = append(dst, newJSONField(path, v, jsonKindString))
+		case json.Number:
+			dst = append(dst, newJSONField(path, v.String(), jsonKindNumber))
+		case bool:
+			dst = append(dst, newJSONField(path, strconv.FormatBool(v), jsonKindBool))
 		default:
-			dst = append(dst, jsonField{path: path, lower: strings.ToLower(path), value: v})
+			dst = append(dst, newJSONField(path, jsonString(v), jsonKindArray))
 		}
 	}
 	return dst
 }
 
-// pickField returns the first unused field whose path is one of keys (in
-// the keys' order), marking it used.
-func pickField(fields []jsonField, keys []string) *jsonField {
-	for _, k := range keys {
-		for i := range fields {
-			if !fields[i].used && fields[i].lower == k {
-				fields[i].used = true
-				return &fields[i]
-			}
+// pickField returns the unused field of a role whose path comes first in
+// the role's keys (the first such field in key order), marking it used.
+func pickField(fields []jsonField, role jsonRole) *jsonField {
+	best := -1
+	for i := range fields {
+		if f := &fields[i]; f.role == role && !f.used && (best < 0 || f.rank < fields[best].rank) {
+			best = i
 		}
 	}
-	return nil
+	if best < 0 {
+		return nil
+	}
+	fields[best].used = true
+	return &fields[best]
 }
 
-// jsonString renders a JSON leaf as text: strings as they are, numbers as
+// jsonString renders a JSON value as text: strings as they are, numbers as
 // written, arrays as JSON.
 func jsonString(v any) string {
 	switch v := v.(type) {
@@ -280,12 +387,11 @@ func jsonString(v any) string {
 
 // jsonTraceID reads a trace ID field: hex (any case, 64-bit IDs padded) or
 // base64 of the 16 bytes, as some shippers write protobuf IDs.
-func jsonTraceID(v any) (string, bool) {
-	s, ok := v.(string)
-	if !ok {
+func jsonTraceID(f *jsonField) (string, bool) {
+	if f.kind != jsonKindString {
 		return "", false
 	}
-	s = strings.TrimSpace(s)
+	s := strings.TrimSpace(f.text)
 	if id, err := models.NormalizeTraceID(s); err == nil && len(s) >= 16 {
 		return id, true
 	}
@@ -299,16 +405,17 @@ func jsonTraceID(v any) (string, bool) {
 
 // jsonTime reads a time field: a string in a common layout or Unix number
 // string, or a Unix number in s, ms, µs or ns.
-func jsonTime(v any) (int64, bool) {
-	switch v := v.(type) {
-	case string:
-		return parseTimeString(v)
-	case json.Number:
-		if n, err := v.Int64(); err == nil {
-			return unixIntToNs(n)
+func jsonTime(f *jsonField) (int64, bool) {
+	switch f.kind {
+	case jsonKindString:
+		return parseTimeString(f.text)
+	case jsonKindNumber:
+		n := json.Number(f.text)
+		if i, err := n.Int64(); err == nil {
+			return unixIntToNs(i)
 		}
-		if f, err := v.Float64(); err == nil {
-			return unixToNs(f)
+		if v, err := n.Float64(); err == nil {
+			return unixToNs(v)
 		}
 	}
 	return 0, false
@@ -316,8 +423,9 @@ func jsonTime(v any) (int64, bool) {
 
 // jsonSeverity reads a level field: a name, an OTLP severity number (1–24),
 // or a pino/bunyan number (10 trace … 60 fatal).
-func jsonSeverity(v any) string {
-	if n, ok := v.(json.Number); ok {
+func jsonSeverity(f *jsonField) string {
+	if f.kind == jsonKindNumber {
+		n := json.Number(f.text)
 		i, err := n.Int64()
 		if err != nil {
 			return timeline.SeverityUnknown
@@ -342,5 +450,5 @@ func jsonSeverity(v any) string {
 		}
 		return timeline.SeverityUnknown
 	}
-	return timeline.NormalizeSeverity(jsonString(v))
+	return timeline.NormalizeSeverity(f.text)
 }

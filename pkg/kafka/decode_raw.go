@@ -28,8 +28,8 @@ func decodeRaw(dst []timeline.LogRecord, value []byte, c *recordContext) ([]time
 				return appendTextLine(dst, s, c), nil
 			}
 		case '{':
-			if obj, err := parseJSONObject(v); err == nil {
-				return appendJSONObject(dst, obj, v, c), nil
+			if out, err := decodeJSONObject(dst, v, c); err == nil {
+				return out, nil
 			}
 		}
 	}

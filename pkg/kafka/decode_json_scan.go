@@ -1,0 +1,345 @@
+package kafka
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"sync"
+
+	jsoniter "github.com/json-iterator/go"
+)
+
+// jsonScanner reads a JSON object straight into its flattened fields, in
+// flattenJSON's order, without the maps, interfaces and per-value strings of
+// parseJSONObject: keys and values are substrings of one string copy of the
+// message.
+//
+// It reads only what it can read exactly as parseJSONObject would, and
+// reports false for anything else, which decodeJSONObject then hands to
+// parseJSONObject: malformed input (so errors keep their text), duplicate
+// keys (a map keeps the last), a null key, nesting at the depth limit. Strings
+// with escapes and arrays are found by their delimiters and read by
+// json-iterator on just their bytes, with the calls parseJSONObject makes on
+// them (ReadString, readJSONValue); json-iterator's reading of a value
+// depends only on its own bytes, and one that reads without error ends where
+// the scan found the end (a string's escapes are read in the scan's pairs,
+// and brackets balance outside strings), so the result is the one in place.
+type jsonScanner struct {
+	b     []byte // the message
+	s     string // the message as a string, which the fields share
+	i     int
+	nodes []jsonNode
+	// order is a stack of child indexes, sorted per object by key.
+	order  []int32
+	fields []jsonField
+	sub    *jsoniter.Iterator
+}
+
+// jsonNode is one member of an object, in the order of the text; an
+// object's members follow it, up to end.
+type jsonNode struct {
+	key  string
+	text string // as jsonField.text
+	end  int32  // index after the node and its members
+	kind jsonKind
+}
+
+var jsonScanners = sync.Pool{New: func() any { return new(jsonScanner) }}
+
+func getJSONScanner() *jsonScanner { return jsonScanners.Get().(*jsonScanner) }
+
+// putJSONScanner returns sc to the pool without its references to the
+// message; a scanner grown by a huge object is dropped instead.
+func putJSONScanner(sc *jsonScanner) {
+	if cap(sc.nodes) > 1024 || cap(sc.fields) > 1024 {
+		return
+	}
+	clear(sc.nodes) // scan leaves no reference beyond the lengths
+	clear(sc.fields)
+	sc.b, sc.s, sc.nodes, sc.fields, sc.order = nil, "", sc.nodes[:0], sc.fields[:0], sc.order[:0]
+	if sc.sub != nil {
+		sc.sub.ResetBytes(nil)
+		sc.sub.Error = nil
+	}
+	jsonScanners.Put(sc)
+}
+
+// scan reads the object at the start of b (s is string(b); what follows the
+// object is ignored, as parseJSONObject ignores it) into sc.fields. It
+// reports false when the object is left to parseJSONObject.
+func (sc *jsonScanner) scan(b []byte, s string) bool {
+	sc.b, sc.s, sc.i = b, s, 0
+	sc.nodes, sc.order, sc.fields = sc.nodes[:0], sc.order[:0], sc.fields[:0]
+	sc.space()
+	if sc.peek() != '{' || !sc.object("", 1) {
+		return false
+	}
+	if !sc.flatten(0, "") {
+		clear(sc.fields)
+		sc.fields = sc.fields[:0]
+		return false
+	}
+	return true
+}
+
+func (sc *jsonScanner) peek() byte {
+	if sc.i < len(sc.s) {
+		return sc.s[sc.i]
+	}
+	return 0
+}
+
+// space skips the whitespace json-iterator skips.
+func (sc *jsonScanner) space() {
+	for sc.i < len(sc.s) {
+		switch sc.s[sc.i] {
+		case ' ', '\n', '\t', '\r':
+			sc.i++
+		default:
+			return
+		}
+	}
+}
+
+// object reads the object at sc.i, whose members are at depth (the depth
+// readJSONObject is called with).
+func (sc *jsonScanner) object(key string, depth int) bool {
+	p := len(sc.nodes)
+	sc.nodes = append(sc.nodes, jsonNode{key: key, kind: jsonKindObject})
+	sc.i++ // {
+	sc.space()
+	if sc.peek() == '}' {
+		sc.i++
+	} else {
+		for {
+			if sc.peek() != '"' {
+				return false
+			}
+			k, ok := sc.str()
+			if !ok {
+				return false
+			}
+			sc.space()
+			if sc.peek() != ':' {
+				return false
+			}
+			sc.i++
+			sc.space()
+			if !sc.value(k, depth) {
+				return false
+			}
+			sc.space()
+			c := sc.peek()
+			sc.i++
+			if c == '}' {
+				break
+			}
+			if c != ',' {
+				return false
+			}
+			sc.space()
+		}
+	}
+	sc.nodes[p].end = int32(len(sc.nodes))
+	return true
+}
+
+// value reads the member value at sc.i, as readJSONValue at depth.
+func (sc *jsonScanner) value(key string, depth int) bool {
+	n := jsonNode{key: key}
+	switch c := sc.peek(); c {
+	case '"':
+		text, ok := sc.str()
+		if !ok {
+			return false
+		}
+		n.text, n.kind = text, jsonKindString
+	case 't', 'f', 'n':
+		lit, kind := "true", jsonKindBool
+		switch c {
+		case 'f':
+			lit = "false"
+		case 'n':
+			lit, kind = "null", jsonKindNull
+		}
+		if !strings.HasPrefix(sc.s[sc.i:], lit) {
+			return false
+		}
+		sc.i += len(lit)
+		n.kind = kind
+		if kind == jsonKindBool {
+			n.text = lit
+		}
+	case '{':
+		if depth >= maxJSONNesting {
+			return false
+		}
+		return sc.object(key, depth+1)
+	case '[':
+		if depth >= maxJSONNesting {
+			return false
+		}
+		text, ok := sc.array(depth)
+		if !ok {
+			return false
+		}
+		n.text, n.kind = text, jsonKindArray
+	default:
+		if c != '-' && (c < '0' || c > '9') {
+			return false
+		}
+		// The run json-iterator's ReadNumber takes, checked as readJSONValue checks it.
+		j := sc.i
+		for j < len(sc.s) && isJSONNumberByte(sc.s[j]) {
+			j++
+		}
+		num := sc.s[sc.i:j]
+		if !validJSONNumber(json.Number(num)) {
+			return false
+		}
+		sc.i = j
+		n.text, n.kind = num, jsonKindNumber
+	}
+	n.end = int32(len(sc.nodes) + 1)
+	sc.nodes = append(sc.nodes, n)
+	return true
+}
+
+func isJSONNumberByte(c byte) bool {
+	return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E'
+}
+
+// str reads the string at sc.i: without escapes it is its bytes, as
+// json-iterator's ReadString returns them (invalid UTF-8 included; a control
+// byte before any escape is an error there).
+func (sc *jsonScanner) str() (string, bool) {
+	start := sc.i + 1
+	for j := start; j < len(sc.s); j++ {
+		switch c := sc.s[j]; {
+		case c == '"':
+			sc.i = j + 1
+			return sc.s[start:j], true
+		case c == '\\':
+			return sc.escapedStr()
+		case c < ' ':
+			return "", false
+		}
+	}
+	return "", false
+}
+
+// escapedStr reads the string at sc.i, which has an escape, with
+// json-iterator's ReadString on its bytes: up to the first quote not
+// escaped, an escape being a backslash and the byte after it.
+func (sc *jsonScanner) escapedStr() (string, bool) {
+	q := sc.i
+	j := q + 1
+	for ; j < len(sc.s); j++ {
+		if c := sc.s[j]; c == '\\' {
+			j++
+		} else if c == '"' {
+			break
+		}
+	}
+	if j >= len(sc.s) {
+		return "", false
+	}
+	it := sc.iter(sc.b[q : j+1])
+	text := it.ReadString()
+	if it.Error != nil {
+		return "", false
+	}
+	sc.i = j + 1
+	return text, true
+}
+
+// array reads the array at sc.i with readJSONValue on its bytes, up to the
+// bracket that closes it outside strings, and renders it as jsonString does.
+func (sc *jsonScanner) array(depth int) (string, bool) {
+	q := sc.i
+	level := 0
+	j := q
+	for ; j < len(sc.s); j++ {
+		switch sc.s[j] {
+		case '[', '{':
+			level++
+		case ']', '}':
+			level--
+		case '"':
+			for j++; j < len(sc.s) && sc.s[j] != '"'; j++ {
+				if sc.s[j] == '\\' {
+					j++
+				}
+			}
+		}
+		if level == 0 {
+			break
+		}
+	}
+	if j >= len(sc.s) {
+		return "", false
+	}
+	it := sc.iter(sc.b[q : j+1])
+	v := readJSONValue(it, depth)
+	if it.Error != nil {
+		return "", false
+	}
+	sc.i = j + 1
+	return jsonString(v), true
+}
+
+// iter is the scanner's json-iterator, reset to b.
+func (sc *jsonScanner) iter(b []byte) *jsoniter.Iterator {
+	if sc.sub == nil {
+		sc.sub = jsoniter.NewIterator(jsoniter.ConfigDefault)
+	}
+	sc.sub.ResetBytes(b)
+	sc.sub.Error = nil
+	return sc.sub
+}
+
+// flatten appends the leaves under the object node p to sc.fields as
+// flattenJSON does: members in key order, nested objects as dotted paths,
+// nulls dropped. A key twice in one object reports false (a map keeps the
+// last value; parseJSONObject's reading is left to say which).
+func (sc *jsonScanner) flatten(p int, prefix string) bool {
+	base := len(sc.order)
+	for c := int32(p + 1); c < sc.nodes[p].end; c = sc.nodes[c].end {
+		sc.order = append(sc.order, c)
+	}
+	kids := sc.order[base:]
+	if len(kids) <= 16 {
+		for i := 1; i < len(kids); i++ {
+			for j := i; j > 0 && sc.nodes[kids[j]].key < sc.nodes[kids[j-1]].key; j-- {
+				kids[j], kids[j-1] = kids[j-1], kids[j]
+			}
+		}
+	} else {
+		slices.SortFunc(kids, func(a, b int32) int { return strings.Compare(sc.nodes[a].key, sc.nodes[b].key) })
+	}
+	for i := 1; i < len(kids); i++ {
+		if sc.nodes[kids[i]].key == sc.nodes[kids[i-1]].key {
+			return false
+		}
+	}
+	end := len(sc.order)
+	for k := base; k < end; k++ {
+		c := sc.order[k]
+		n := &sc.nodes[c]
+		path := n.key
+		if prefix != "" {
+			path = prefix + "." + n.key
+		}
+		switch n.kind {
+		case jsonKindNull:
+		case jsonKindObject:
+			if !sc.flatten(int(c), path) {
+				return false
+			}
+		default:
+			sc.fields = append(sc.fields, newJSONField(path, n.text, n.kind))
+		}
+	}
+	sc.order = sc.order[:base]
+	return true
+}
