@@ -200,7 +200,8 @@ func genJSON(data []byte) []byte {
 	values := []string{`"` + testTrace + `"`, `"` + strings.ToUpper(testTrace) + `"`, `"` + otherTrace + `"`, `"S/kvNXezTaajzpKdDg5HNg=="`,
 		`"00f067aa0ba90201"`, `"2026-11-14T10:00:02.125Z"`, `"1794650402.5"`, `"error"`, `"WARN"`, `"x \" \\ \/ \n \u00e9 \ud83d\ude00 \ud800 \u0041"`,
 		"\"\xff\xfe\"", "\"a\x01b\"", "\"\\n\x01\"", `"<&>"`, `1794650402123`, `1794650402.125`, `-0.5e+3`, `30`, `1e400`, `0`, `01`, `1.`, `-`,
-		`true`, `false`, `null`, `tru`, `[]`, `[1,"two",true,null,{"b":[{}]}]`, `["<&>","\u00e9",1e3]`, `[1,]`, `[`, `{}`, `"` + testTrace + ` in text"`}
+		`true`, `false`, `null`, `tru`, `[]`, `[1,"two",true,null,{"b":[{}]}]`, `["<&>","\u00e9",1e3]`, `[1,]`, `[`, `{}`, `["db","slow"]`, "[ \"a b\" ,\t-1.5e3\n, true,null,\"\x7f\u00e9\"]",
+		"[\"\u2028\"]", "[\"\xff\"]", `["a\"b"]`, `["<"]`, `[ ]`, `[[]]`, `[01]`, `[1 2]`, `[tru]`, `"` + testTrace + ` in text"`}
 	spaces := []string{"", " ", "\n\t", "\r "}
 	var b strings.Builder
 	pos := 0

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	jsoniter "github.com/json-iterator/go"
 )
@@ -228,9 +230,9 @@ func (sc *jsonScanner) str() (string, bool) {
 	return "", false
 }
 
-// escapedStr reads the string at sc.i, which has an escape, with
-// json-iterator's ReadString on its bytes: up to the first quote not
-// escaped, an escape being a backslash and the byte after it.
+// escapedStr reads the string at sc.i, which has an escape, up to the
+// first quote not escaped, an escape being a backslash and the byte after
+// it: with unescapeJSON, else with json-iterator's ReadString on its bytes.
 func (sc *jsonScanner) escapedStr() (string, bool) {
 	q := sc.i
 	j := q + 1
@@ -244,6 +246,10 @@ func (sc *jsonScanner) escapedStr() (string, bool) {
 	if j >= len(sc.s) {
 		return "", false
 	}
+	if text, ok := unescapeJSON(sc.s[q+1 : j]); ok {
+		sc.i = j + 1
+		return text, true
+	}
 	it := sc.iter(sc.b[q : j+1])
 	text := it.ReadString()
 	if it.Error != nil {
@@ -253,9 +259,88 @@ func (sc *jsonScanner) escapedStr() (string, bool) {
 	return text, true
 }
 
-// array reads the array at sc.i with readJSONValue on its bytes, up to the
-// bracket that closes it outside strings, and renders it as jsonString does.
+// unescapeJSON is json-iterator's ReadString of the content of a string
+// with escapes (no quote in it but escaped ones), for the contents it can
+// read exactly: escapes that stand for one character each (\" \\ \/ \b \f
+// \n \r \t, or \uXXXX outside the surrogates) and no control byte. Other
+// bytes are kept as they are, invalid UTF-8 included, as json-iterator
+// keeps them. Anything else reports false.
+func unescapeJSON(body string) (string, bool) {
+	var sb strings.Builder
+	sb.Grow(len(body))
+	from := 0
+	for i := 0; i < len(body); i++ {
+		c := body[i]
+		if c < ' ' {
+			return "", false
+		}
+		if c != '\\' {
+			continue
+		}
+		sb.WriteString(body[from:i])
+		if i+1 == len(body) {
+			return "", false
+		}
+		i++
+		switch e := body[i]; e {
+		case '"', '\\', '/':
+			sb.WriteByte(e)
+		case 'b':
+			sb.WriteByte('\b')
+		case 'f':
+			sb.WriteByte('\f')
+		case 'n':
+			sb.WriteByte('\n')
+		case 'r':
+			sb.WriteByte('\r')
+		case 't':
+			sb.WriteByte('\t')
+		case 'u':
+			r, ok := hex4(body[i+1:])
+			if !ok || utf16.IsSurrogate(r) {
+				return "", false
+			}
+			sb.WriteRune(r)
+			i += 4
+		default:
+			return "", false
+		}
+		from = i + 1
+	}
+	sb.WriteString(body[from:])
+	return sb.String(), true
+}
+
+// hex4 reads the four hex digits a \u escape ends with.
+func hex4[T string | []byte](b T) (rune, bool) {
+	if len(b) < 4 {
+		return 0, false
+	}
+	r := rune(0)
+	for i := 0; i < 4; i++ {
+		h := b[i]
+		switch {
+		case h >= '0' && h <= '9':
+			h -= '0'
+		case h >= 'a' && h <= 'f':
+			h -= 'a' - 10
+		case h >= 'A' && h <= 'F':
+			h -= 'A' - 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(h)
+	}
+	return r, true
+}
+
+// array reads the array at sc.i and renders it as jsonString renders what
+// readJSONValue reads: with plainArray, else with readJSONValue on its
+// bytes, up to the bracket that closes it outside strings.
 func (sc *jsonScanner) array(depth int) (string, bool) {
+	if text, ok := sc.plainArray(); ok {
+		return text, true
+	}
 	q := sc.i
 	level := 0
 	j := q
@@ -342,4 +427,103 @@ func (sc *jsonScanner) flatten(p int, prefix string) bool {
 	}
 	sc.order = sc.order[:base]
 	return true
+}
+
+// plainArray reads the array at sc.i when its elements are all numbers,
+// true, false, null and strings that encoding/json writes back as they are
+// (no escape, no control byte, none of < > & that it escapes for HTML,
+// valid UTF-8 without U+2028 and U+2029). json.Marshal of what
+// readJSONValue reads is then the array's text without its whitespace.
+// Anything else, nested arrays and objects included, reports false.
+func (sc *jsonScanner) plainArray() (string, bool) {
+	s, q := sc.s, sc.i
+	i, spaced := q+1, false
+	space := func() {
+		for i < len(s) && (s[i] == ' ' || s[i] == '\n' || s[i] == '\t' || s[i] == '\r') {
+			i++
+			spaced = true
+		}
+	}
+	space()
+	if i < len(s) && s[i] == ']' {
+		i++
+	} else {
+		for {
+			if i >= len(s) {
+				return "", false
+			}
+			switch c := s[i]; c {
+			case '"':
+				j, ascii := i+1, true
+				for ; j < len(s) && s[j] != '"'; j++ {
+					switch b := s[j]; {
+					case b < ' ' || b == '\\' || b == '<' || b == '>' || b == '&':
+						return "", false
+					case b >= utf8.RuneSelf:
+						ascii = false
+					}
+				}
+				if j >= len(s) {
+					return "", false
+				}
+				if el := s[i+1 : j]; !ascii && (!utf8.ValidString(el) || strings.Contains(el, "\u2028") || strings.Contains(el, "\u2029")) {
+					return "", false
+				}
+				i = j + 1
+			case 't', 'f', 'n':
+				lit := "true"
+				if c == 'f' {
+					lit = "false"
+				} else if c == 'n' {
+					lit = "null"
+				}
+				if !strings.HasPrefix(s[i:], lit) {
+					return "", false
+				}
+				i += len(lit)
+			default:
+				if c != '-' && (c < '0' || c > '9') {
+					return "", false
+				}
+				j := i
+				for j < len(s) && isJSONNumberByte(s[j]) {
+					j++
+				}
+				if !validJSONNumber(json.Number(s[i:j])) {
+					return "", false
+				}
+				i = j
+			}
+			space()
+			if i >= len(s) {
+				return "", false
+			}
+			if s[i] == ']' {
+				i++
+				break
+			}
+			if s[i] != ',' {
+				return "", false
+			}
+			i++
+			space()
+		}
+	}
+	sc.i = i
+	if !spaced {
+		return s[q:i], true
+	}
+	var sb strings.Builder
+	sb.Grow(i - q)
+	in := false
+	for _, b := range []byte(s[q:i]) {
+		switch {
+		case b == '"':
+			in = !in
+		case !in && (b == ' ' || b == '\n' || b == '\t' || b == '\r'):
+			continue
+		}
+		sb.WriteByte(b)
+	}
+	return sb.String(), true
 }

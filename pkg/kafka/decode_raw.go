@@ -95,24 +95,8 @@ func unquoteString(v []byte) (string, bool) {
 		case 't':
 			sb.WriteByte('\t')
 		case 'u':
-			if i+4 >= len(body) {
-				return "", false
-			}
-			r := rune(0)
-			for _, h := range body[i+1 : i+5] {
-				switch {
-				case h >= '0' && h <= '9':
-					h -= '0'
-				case h >= 'a' && h <= 'f':
-					h -= 'a' - 10
-				case h >= 'A' && h <= 'F':
-					h -= 'A' - 10
-				default:
-					return "", false
-				}
-				r = r<<4 | rune(h)
-			}
-			if utf16.IsSurrogate(r) {
+			r, ok := hex4(body[i+1:])
+			if !ok || utf16.IsSurrogate(r) {
 				return "", false
 			}
 			sb.WriteRune(r)
