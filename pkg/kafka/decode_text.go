@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"bytes"
 	"strings"
 
 	"github.com/traceweave/traceweave/pkg/models"
@@ -16,18 +17,29 @@ func decodeText(dst []timeline.LogRecord, value []byte, c *recordContext) ([]tim
 // Keys of the trace and span ID pairs in text lines, lower case; matched
 // case-insensitively, so traceId and TraceID are covered by "traceid".
 var (
-	textTraceKeys = []string{"trace_id", "traceid", "trace.id", "trace-id"}
-	textSpanKeys  = []string{"span_id", "spanid", "span.id", "span-id"}
-	textLevelKeys = []string{"level", "lvl", "severity", "loglevel"}
-	textTimeKeys  = []string{"time", "ts", "timestamp"}
+	textTraceKeys = byteKeys("trace_id", "traceid", "trace.id", "trace-id")
+	textSpanKeys  = byteKeys("span_id", "spanid", "span.id", "span-id")
+	textLevelKeys = byteKeys("level", "lvl", "severity", "loglevel")
+	textTimeKeys  = byteKeys("time", "ts", "timestamp")
 )
+
+func byteKeys(keys ...string) [][]byte {
+	out := make([][]byte, len(keys))
+	for i, k := range keys {
+		out[i] = []byte(k)
+	}
+	return out
+}
 
 // appendTextLine appends line as a record when it belongs to the trace: its
 // trace_id pair names the trace, or it has no trace_id pair and the trace's
 // hex occurs in it.
 func appendTextLine(dst []timeline.LogRecord, line string, c *recordContext) []timeline.LogRecord {
 	line = strings.TrimRight(line, "\r\n")
-	lower := asciiLower(line)
+	// The lower-case copy is only searched, never kept: on the stack for
+	// lines of common length.
+	var buf [1024]byte
+	lower := appendASCIILower(buf[:0], line)
 	if v, ok := findPair(line, lower, textTraceKeys, isHex); ok {
 		if id, err := models.NormalizeTraceID(v); err != nil || id != c.m.hex {
 			return dst
@@ -49,40 +61,29 @@ func appendTextLine(dst []timeline.LogRecord, line string, c *recordContext) []t
 	return append(dst, rec)
 }
 
-// asciiLower lower-cases ASCII letters only, so byte offsets in the result
-// are offsets in s (strings.ToLower may change lengths on non-ASCII or
-// broken UTF-8).
-func asciiLower(s string) string {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c >= 'A' && c <= 'Z' {
-			// One allocation: the builder's buffer becomes the string. The
-			// runs between capitals are copied whole.
-			var b strings.Builder
-			b.Grow(len(s))
-			from := 0
-			for j := i; j < len(s); j++ {
-				if c := s[j]; c >= 'A' && c <= 'Z' {
-					b.WriteString(s[from:j])
-					b.WriteByte(c + 'a' - 'A')
-					from = j + 1
-				}
-			}
-			b.WriteString(s[from:])
-			return b.String()
+// appendASCIILower appends s with its ASCII letters lower-cased, and only
+// those, so byte offsets in the result are offsets in s (strings.ToLower may
+// change lengths on non-ASCII or broken UTF-8).
+func appendASCIILower(dst []byte, s string) []byte {
+	n := len(dst)
+	dst = append(dst, s...)
+	for i := n; i < len(dst); i++ {
+		if c := dst[i]; c >= 'A' && c <= 'Z' {
+			dst[i] = c + 'a' - 'A'
 		}
 	}
-	return s
+	return dst
 }
 
 // findPair finds the first `key=value`, `key="value"`, `key: value` or
 // `"key":"value"` whose key is one of keys (lower case; lower is the line in
 // lower case, same byte offsets as line since only ASCII changes) and returns
 // the value: the run of bytes accepted by valueByte.
-func findPair(line, lower string, keys []string, valueByte func(byte) bool) (string, bool) {
+func findPair(line string, lower []byte, keys [][]byte, valueByte func(byte) bool) (string, bool) {
 	for _, key := range keys {
 		from := 0
 		for {
-			i := strings.Index(lower[from:], key)
+			i := bytes.Index(lower[from:], key)
 			if i < 0 {
 				break
 			}
@@ -128,18 +129,22 @@ func isValueByte(b byte) bool {
 	return b != ' ' && b != '"' && b != '\'' && b != ',' && b != ';' && b != '}' && b != '\t'
 }
 
-// levelWords are the words a text line states its level with.
-var levelWords = map[string]bool{
-	"trace": true, "debug": true, "info": true, "notice": true, "warn": true, "warning": true,
-	"error": true, "err": true, "fatal": true, "critical": true, "crit": true, "panic": true,
-	"emerg": true, "emergency": true, "alert": true,
-}
+// levelWords are the words a text line states its level with (each maps to
+// itself, so a match gives the word as a string without a conversion).
+var levelWords = func() map[string]string {
+	m := map[string]string{}
+	for _, w := range []string{"trace", "debug", "info", "notice", "warn", "warning", "error", "err", "fatal",
+		"critical", "crit", "panic", "emerg", "emergency", "alert"} {
+		m[w] = w
+	}
+	return m
+}()
 
 // guessSeverity reads a line's level from, in order: a syslog <PRI> prefix,
 // a level=/severity= pair, a level word written in capitals (ERROR), or a
 // level word marked as one: "error:", "[warn]". A level word in running text
 // ("stack trace", "no error") is not taken.
-func guessSeverity(line, lower string) string {
+func guessSeverity(line string, lower []byte) string {
 	if pri, ok := syslogPRI(line); ok {
 		switch pri % 8 {
 		case 0, 1, 2:
@@ -170,8 +175,8 @@ func guessSeverity(line, lower string) string {
 		}
 		// A word glued to identifier characters (trace_id, error.go) is not a level.
 		glued := (i > 0 && isIdentByte(line[i-1]) && line[i-1] != '-') || (j < len(line) && (line[j] == '_' || line[j] == '.' && j+1 < len(line) && isWordByte(line[j+1])))
-		if w := lower[i:j]; !glued && levelWords[w] {
-			upper := strings.ToUpper(w) == line[i:j]
+		if w, ok := levelWords[string(lower[i:j])]; !glued && ok {
+			upper := isUpperWord(line[i:j]) // strings.ToUpper(w) == line[i:j]: the word's letters are ASCII
 			marked := (j < len(line) && (line[j] == ':' || line[j] == ']')) || (i > 0 && line[i-1] == '[')
 			if upper || marked {
 				return timeline.NormalizeSeverity(w)
@@ -180,6 +185,16 @@ func guessSeverity(line, lower string) string {
 		i = j
 	}
 	return timeline.SeverityUnknown
+}
+
+// isUpperWord reports whether the letters of w are all capitals.
+func isUpperWord(w string) bool {
+	for i := 0; i < len(w); i++ {
+		if w[i] < 'A' || w[i] > 'Z' {
+			return false
+		}
+	}
+	return true
 }
 
 // syslogPRI parses an RFC 3164/5424 "<PRI>" prefix (0–191).
@@ -207,7 +222,7 @@ func syslogPRI(line string) (int, bool) {
 // textTime is the line's own time when it states one (an RFC 3339 stamp
 // first, after an optional syslog <PRI> and version, or a time=/ts= pair),
 // else the Kafka record time.
-func textTime(line, lower string, c *recordContext) int64 {
+func textTime(line string, lower []byte, c *recordContext) int64 {
 	s := line
 	if len(s) > 0 && s[0] == '<' {
 		if i := strings.IndexByte(s, '>'); i > 0 {
