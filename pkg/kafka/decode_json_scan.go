@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"encoding/json"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -19,10 +20,11 @@ import (
 // It reads only what it can read exactly as parseJSONObject would, and
 // reports false for anything else, which decodeJSONObject then hands to
 // parseJSONObject: malformed input (so errors keep their text), duplicate
-// keys (a map keeps the last), a null key, nesting at the depth limit. Strings
-// with escapes and arrays are found by their delimiters and read by
+// keys (a map keeps the last), a null key, nesting at the depth limit.
+// Strings with escapes and arrays are found by their delimiters; the common
+// ones are decoded in place (unescapeJSON, plainArray), the others by
 // json-iterator on just their bytes, with the calls parseJSONObject makes on
-// them (ReadString, readJSONValue); json-iterator's reading of a value
+// them (ReadString, readJSONValue): json-iterator's reading of a value
 // depends only on its own bytes, and one that reads without error ends where
 // the scan found the end (a string's escapes are read in the scan's pairs,
 // and brackets balance outside strings), so the result is the one in place.
@@ -31,6 +33,9 @@ type jsonScanner struct {
 	s     string // the message as a string, which the fields share
 	i     int
 	nodes []jsonNode
+	// extra holds the strings that are not in s: unescaped strings and
+	// arrays rendered with their whitespace removed.
+	extra []string
 	// order is a stack of child indexes, sorted per object by key.
 	order  []int32
 	fields []jsonField
@@ -38,12 +43,33 @@ type jsonScanner struct {
 }
 
 // jsonNode is one member of an object, in the order of the text; an
-// object's members follow it, up to end.
+// object's members follow it, up to end. It holds no pointer, so building
+// and dropping nodes costs the garbage collector nothing.
 type jsonNode struct {
-	key  string
-	text string // as jsonField.text
-	end  int32  // index after the node and its members
+	key  jsonText
+	text jsonText // as jsonField.text
+	end  int32    // index after the node and its members
 	kind jsonKind
+}
+
+// jsonText is a string of the scan: s[off:end], or extra[-off-1] when off
+// is negative.
+type jsonText struct{ off, end int32 }
+
+func (sc *jsonScanner) text(t jsonText) string {
+	if t.off < 0 {
+		return sc.extra[-t.off-1]
+	}
+	return sc.s[t.off:t.end]
+}
+
+// span is the jsonText of s[i:j].
+func span(i, j int) jsonText { return jsonText{int32(i), int32(j)} }
+
+// own keeps a string that is not in s.
+func (sc *jsonScanner) own(s string) jsonText {
+	sc.extra = append(sc.extra, s)
+	return jsonText{off: -int32(len(sc.extra))}
 }
 
 var jsonScanners = sync.Pool{New: func() any { return new(jsonScanner) }}
@@ -53,12 +79,12 @@ func getJSONScanner() *jsonScanner { return jsonScanners.Get().(*jsonScanner) }
 // putJSONScanner returns sc to the pool without its references to the
 // message; a scanner grown by a huge object is dropped instead.
 func putJSONScanner(sc *jsonScanner) {
-	if cap(sc.nodes) > 1024 || cap(sc.fields) > 1024 {
+	if cap(sc.nodes) > 1024 || cap(sc.fields) > 1024 || cap(sc.extra) > 1024 {
 		return
 	}
-	clear(sc.nodes) // scan leaves no reference beyond the lengths
-	clear(sc.fields)
-	sc.b, sc.s, sc.nodes, sc.fields, sc.order = nil, "", sc.nodes[:0], sc.fields[:0], sc.order[:0]
+	clear(sc.fields) // scan leaves no reference beyond the lengths
+	clear(sc.extra)
+	sc.b, sc.s, sc.fields, sc.extra = nil, "", sc.fields[:0], sc.extra[:0]
 	if sc.sub != nil {
 		sc.sub.ResetBytes(nil)
 		sc.sub.Error = nil
@@ -70,10 +96,13 @@ func putJSONScanner(sc *jsonScanner) {
 // object is ignored, as parseJSONObject ignores it) into sc.fields. It
 // reports false when the object is left to parseJSONObject.
 func (sc *jsonScanner) scan(b []byte, s string) bool {
+	if len(b) > math.MaxInt32 {
+		return false
+	}
 	sc.b, sc.s, sc.i = b, s, 0
-	sc.nodes, sc.order, sc.fields = sc.nodes[:0], sc.order[:0], sc.fields[:0]
+	sc.nodes, sc.order, sc.fields, sc.extra = sc.nodes[:0], sc.order[:0], sc.fields[:0], sc.extra[:0]
 	sc.space()
-	if sc.peek() != '{' || !sc.object("", 1) {
+	if sc.peek() != '{' || !sc.object(jsonText{}, 1) {
 		return false
 	}
 	if !sc.flatten(0, "") {
@@ -105,7 +134,7 @@ func (sc *jsonScanner) space() {
 
 // object reads the object at sc.i, whose members are at depth (the depth
 // readJSONObject is called with).
-func (sc *jsonScanner) object(key string, depth int) bool {
+func (sc *jsonScanner) object(key jsonText, depth int) bool {
 	p := len(sc.nodes)
 	sc.nodes = append(sc.nodes, jsonNode{key: key, kind: jsonKindObject})
 	sc.i++ // {
@@ -147,7 +176,7 @@ func (sc *jsonScanner) object(key string, depth int) bool {
 }
 
 // value reads the member value at sc.i, as readJSONValue at depth.
-func (sc *jsonScanner) value(key string, depth int) bool {
+func (sc *jsonScanner) value(key jsonText, depth int) bool {
 	n := jsonNode{key: key}
 	switch c := sc.peek(); c {
 	case '"':
@@ -167,11 +196,11 @@ func (sc *jsonScanner) value(key string, depth int) bool {
 		if !strings.HasPrefix(sc.s[sc.i:], lit) {
 			return false
 		}
-		sc.i += len(lit)
 		n.kind = kind
 		if kind == jsonKindBool {
-			n.text = lit
+			n.text = span(sc.i, sc.i+len(lit))
 		}
+		sc.i += len(lit)
 	case '{':
 		if depth >= maxJSONNesting {
 			return false
@@ -195,12 +224,11 @@ func (sc *jsonScanner) value(key string, depth int) bool {
 		for j < len(sc.s) && isJSONNumberByte(sc.s[j]) {
 			j++
 		}
-		num := sc.s[sc.i:j]
-		if !validJSONNumber(json.Number(num)) {
+		if !validJSONNumber(json.Number(sc.s[sc.i:j])) {
 			return false
 		}
+		n.text, n.kind = span(sc.i, j), jsonKindNumber
 		sc.i = j
-		n.text, n.kind = num, jsonKindNumber
 	}
 	n.end = int32(len(sc.nodes) + 1)
 	sc.nodes = append(sc.nodes, n)
@@ -214,26 +242,26 @@ func isJSONNumberByte(c byte) bool {
 // str reads the string at sc.i: without escapes it is its bytes, as
 // json-iterator's ReadString returns them (invalid UTF-8 included; a control
 // byte before any escape is an error there).
-func (sc *jsonScanner) str() (string, bool) {
+func (sc *jsonScanner) str() (jsonText, bool) {
 	start := sc.i + 1
 	for j := start; j < len(sc.s); j++ {
 		switch c := sc.s[j]; {
 		case c == '"':
 			sc.i = j + 1
-			return sc.s[start:j], true
+			return span(start, j), true
 		case c == '\\':
 			return sc.escapedStr()
 		case c < ' ':
-			return "", false
+			return jsonText{}, false
 		}
 	}
-	return "", false
+	return jsonText{}, false
 }
 
 // escapedStr reads the string at sc.i, which has an escape, up to the
 // first quote not escaped, an escape being a backslash and the byte after
 // it: with unescapeJSON, else with json-iterator's ReadString on its bytes.
-func (sc *jsonScanner) escapedStr() (string, bool) {
+func (sc *jsonScanner) escapedStr() (jsonText, bool) {
 	q := sc.i
 	j := q + 1
 	for ; j < len(sc.s); j++ {
@@ -244,19 +272,18 @@ func (sc *jsonScanner) escapedStr() (string, bool) {
 		}
 	}
 	if j >= len(sc.s) {
-		return "", false
+		return jsonText{}, false
 	}
-	if text, ok := unescapeJSON(sc.s[q+1 : j]); ok {
-		sc.i = j + 1
-		return text, true
-	}
-	it := sc.iter(sc.b[q : j+1])
-	text := it.ReadString()
-	if it.Error != nil {
-		return "", false
+	text, ok := unescapeJSON(sc.s[q+1 : j])
+	if !ok {
+		it := sc.iter(sc.b[q : j+1])
+		text = it.ReadString()
+		if it.Error != nil {
+			return jsonText{}, false
+		}
 	}
 	sc.i = j + 1
-	return text, true
+	return sc.own(text), true
 }
 
 // unescapeJSON is json-iterator's ReadString of the content of a string
@@ -337,7 +364,7 @@ func hex4[T string | []byte](b T) (rune, bool) {
 // array reads the array at sc.i and renders it as jsonString renders what
 // readJSONValue reads: with plainArray, else with readJSONValue on its
 // bytes, up to the bracket that closes it outside strings.
-func (sc *jsonScanner) array(depth int) (string, bool) {
+func (sc *jsonScanner) array(depth int) (jsonText, bool) {
 	if text, ok := sc.plainArray(); ok {
 		return text, true
 	}
@@ -362,15 +389,15 @@ func (sc *jsonScanner) array(depth int) (string, bool) {
 		}
 	}
 	if j >= len(sc.s) {
-		return "", false
+		return jsonText{}, false
 	}
 	it := sc.iter(sc.b[q : j+1])
 	v := readJSONValue(it, depth)
 	if it.Error != nil {
-		return "", false
+		return jsonText{}, false
 	}
 	sc.i = j + 1
-	return jsonString(v), true
+	return sc.own(jsonString(v)), true
 }
 
 // iter is the scanner's json-iterator, reset to b.
@@ -382,6 +409,8 @@ func (sc *jsonScanner) iter(b []byte) *jsoniter.Iterator {
 	sc.sub.Error = nil
 	return sc.sub
 }
+
+func (sc *jsonScanner) key(i int32) string { return sc.text(sc.nodes[i].key) }
 
 // flatten appends the leaves under the object node p to sc.fields as
 // flattenJSON does: members in key order, nested objects as dotted paths,
@@ -395,15 +424,15 @@ func (sc *jsonScanner) flatten(p int, prefix string) bool {
 	kids := sc.order[base:]
 	if len(kids) <= 16 {
 		for i := 1; i < len(kids); i++ {
-			for j := i; j > 0 && sc.nodes[kids[j]].key < sc.nodes[kids[j-1]].key; j-- {
+			for j := i; j > 0 && sc.key(kids[j]) < sc.key(kids[j-1]); j-- {
 				kids[j], kids[j-1] = kids[j-1], kids[j]
 			}
 		}
 	} else {
-		slices.SortFunc(kids, func(a, b int32) int { return strings.Compare(sc.nodes[a].key, sc.nodes[b].key) })
+		slices.SortFunc(kids, func(a, b int32) int { return strings.Compare(sc.key(a), sc.key(b)) })
 	}
 	for i := 1; i < len(kids); i++ {
-		if sc.nodes[kids[i]].key == sc.nodes[kids[i-1]].key {
+		if sc.key(kids[i]) == sc.key(kids[i-1]) {
 			return false
 		}
 	}
@@ -411,9 +440,9 @@ func (sc *jsonScanner) flatten(p int, prefix string) bool {
 	for k := base; k < end; k++ {
 		c := sc.order[k]
 		n := &sc.nodes[c]
-		path := n.key
+		path := sc.text(n.key)
 		if prefix != "" {
-			path = prefix + "." + n.key
+			path = prefix + "." + path
 		}
 		switch n.kind {
 		case jsonKindNull:
@@ -422,7 +451,7 @@ func (sc *jsonScanner) flatten(p int, prefix string) bool {
 				return false
 			}
 		default:
-			sc.fields = append(sc.fields, newJSONField(path, n.text, n.kind))
+			sc.fields = append(sc.fields, newJSONField(path, sc.text(n.text), n.kind))
 		}
 	}
 	sc.order = sc.order[:base]
@@ -435,7 +464,7 @@ func (sc *jsonScanner) flatten(p int, prefix string) bool {
 // valid UTF-8 without U+2028 and U+2029). json.Marshal of what
 // readJSONValue reads is then the array's text without its whitespace.
 // Anything else, nested arrays and objects included, reports false.
-func (sc *jsonScanner) plainArray() (string, bool) {
+func (sc *jsonScanner) plainArray() (jsonText, bool) {
 	s, q := sc.s, sc.i
 	i, spaced := q+1, false
 	space := func() {
@@ -450,7 +479,7 @@ func (sc *jsonScanner) plainArray() (string, bool) {
 	} else {
 		for {
 			if i >= len(s) {
-				return "", false
+				return jsonText{}, false
 			}
 			switch c := s[i]; c {
 			case '"':
@@ -458,16 +487,16 @@ func (sc *jsonScanner) plainArray() (string, bool) {
 				for ; j < len(s) && s[j] != '"'; j++ {
 					switch b := s[j]; {
 					case b < ' ' || b == '\\' || b == '<' || b == '>' || b == '&':
-						return "", false
+						return jsonText{}, false
 					case b >= utf8.RuneSelf:
 						ascii = false
 					}
 				}
 				if j >= len(s) {
-					return "", false
+					return jsonText{}, false
 				}
 				if el := s[i+1 : j]; !ascii && (!utf8.ValidString(el) || strings.Contains(el, "\u2028") || strings.Contains(el, "\u2029")) {
-					return "", false
+					return jsonText{}, false
 				}
 				i = j + 1
 			case 't', 'f', 'n':
@@ -478,32 +507,32 @@ func (sc *jsonScanner) plainArray() (string, bool) {
 					lit = "null"
 				}
 				if !strings.HasPrefix(s[i:], lit) {
-					return "", false
+					return jsonText{}, false
 				}
 				i += len(lit)
 			default:
 				if c != '-' && (c < '0' || c > '9') {
-					return "", false
+					return jsonText{}, false
 				}
 				j := i
 				for j < len(s) && isJSONNumberByte(s[j]) {
 					j++
 				}
 				if !validJSONNumber(json.Number(s[i:j])) {
-					return "", false
+					return jsonText{}, false
 				}
 				i = j
 			}
 			space()
 			if i >= len(s) {
-				return "", false
+				return jsonText{}, false
 			}
 			if s[i] == ']' {
 				i++
 				break
 			}
 			if s[i] != ',' {
-				return "", false
+				return jsonText{}, false
 			}
 			i++
 			space()
@@ -511,7 +540,7 @@ func (sc *jsonScanner) plainArray() (string, bool) {
 	}
 	sc.i = i
 	if !spaced {
-		return s[q:i], true
+		return span(q, i), true
 	}
 	var sb strings.Builder
 	sb.Grow(i - q)
@@ -525,5 +554,5 @@ func (sc *jsonScanner) plainArray() (string, bool) {
 		}
 		sb.WriteByte(b)
 	}
-	return sb.String(), true
+	return sc.own(sb.String()), true
 }
