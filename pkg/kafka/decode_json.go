@@ -198,8 +198,8 @@ var jsonRoleKeys = func() map[string]jsonRoleKey {
 		jsonRoleTrace: jsonTraceKeys, jsonRoleSpan: jsonSpanKeys, jsonRoleService: jsonServiceKeys,
 	} {
 		for rank, k := range keys {
-			if _, dup := m[k]; dup {
-				panic("json role key " + k + " in two roles")
+			if _, dup := m[k]; dup || len(k) > maxJSONRoleKey {
+				panic("json role key " + k + " in two roles or longer than maxJSONRoleKey")
 			}
 			m[k] = jsonRoleKey{role: role, rank: uint8(rank)}
 		}
@@ -207,12 +207,15 @@ var jsonRoleKeys = func() map[string]jsonRoleKey {
 	return m
 }()
 
+// maxJSONRoleKey bounds the length of role keys.
+const maxJSONRoleKey = 16
+
 // jsonRoleOf is the role of a path: the role key strings.ToLower(path) is.
 // ASCII paths are lowered in a stack buffer (no role key is longer than
 // it); others, rare, through strings.ToLower, which can map non-ASCII
 // letters to ASCII ones (K, the Kelvin sign, to k).
 func jsonRoleOf(path string) jsonRoleKey {
-	var buf [16]byte
+	var buf [maxJSONRoleKey]byte
 	for i := 0; i < len(path); i++ {
 		c := path[i]
 		if c >= utf8.RuneSelf {
