@@ -175,11 +175,13 @@ func guessSeverity(line string, lower []byte) string {
 		}
 		// A word glued to identifier characters (trace_id, error.go) is not a level.
 		glued := (i > 0 && isIdentByte(line[i-1]) && line[i-1] != '-') || (j < len(line) && (line[j] == '_' || line[j] == '.' && j+1 < len(line) && isWordByte(line[j+1])))
-		if w, ok := levelWords[string(lower[i:j])]; !glued && ok {
-			upper := isUpperWord(line[i:j]) // strings.ToUpper(w) == line[i:j]: the word's letters are ASCII
-			marked := (j < len(line) && (line[j] == ':' || line[j] == ']')) || (i > 0 && line[i-1] == '[')
-			if upper || marked {
-				return timeline.NormalizeSeverity(w)
+		if !glued {
+			if w, ok := levelWords[string(lower[i:j])]; ok {
+				upper := isUpperWord(line[i:j]) // strings.ToUpper(w) == line[i:j]: the word's letters are ASCII
+				marked := (j < len(line) && (line[j] == ':' || line[j] == ']')) || (i > 0 && line[i-1] == '[')
+				if upper || marked {
+					return timeline.NormalizeSeverity(w)
+				}
 			}
 		}
 		i = j
