@@ -3,6 +3,7 @@ package frames
 import (
 	"encoding/json"
 	"flag"
+	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
@@ -241,5 +242,145 @@ func BenchmarkLogsLabelsJSON(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		_ = logsLabelsJSON(labels, "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba90207")
+	}
+}
+
+// labelsRow is one row's input to the labels cell.
+type labelsRow struct {
+	labels          timeline.Labels
+	traceID, spanID string
+}
+
+// checkLabelsCells runs rows through one labelsCells (with hash, when not
+// nil, in place of labelsHash) and requires each cell to be byte for byte
+// what logsLabelsJSON gives the row alone; it returns the cells.
+func checkLabelsCells(t *testing.T, rows []labelsRow, tableRows int, hash func(timeline.Labels, string, string) uint64) []json.RawMessage {
+	t.Helper()
+	c := newLabelsCells(tableRows)
+	c.hash = hash
+	cells := make([]json.RawMessage, len(rows))
+	for i, r := range rows {
+		cells[i] = c.of(r.labels, r.traceID, r.spanID)
+		require.Equal(t, string(logsLabelsJSON(r.labels, r.traceID, r.spanID)), string(cells[i]), "row %d", i)
+	}
+	return cells
+}
+
+// TestLabelsCellsEqualPerRowEncoding checks the shared cells against the
+// per-row encoding for rows with a shared slice, equal but separate slices,
+// differing sets, and sets whose shown labels depend on the row's IDs, with
+// the real hash, a hash that puts every set in one way's reach (all equal:
+// only the full comparison tells sets apart) and a one-bucket table that
+// must evict.
+func TestLabelsCellsEqualPerRowEncoding(t *testing.T) {
+	const tid, sid, sid2 = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba90202", "00f067aa0ba90207"
+	stream := timeline.LabelsFromMap(map[string]string{"service_name": "go-api", "env": "prod", logsStreamLabel: `{service_name="go-api"}`})
+	kafka := func() timeline.Labels { // a new slice with the same contents each call
+		return timeline.LabelsFromMap(map[string]string{"service.name": "rails-api", "host.name": "web-1", "http.route": "/orders"})
+	}
+	withIDs := timeline.LabelsFromMap(map[string]string{"service_name": "go-api", "trace_id": tid, "span_id": sid})
+	rows := []labelsRow{
+		{stream, tid, sid},
+		{stream, tid, sid2}, // shared slice, other span: same cell
+		{stream, "", ""},
+		{kafka(), tid, sid},
+		{kafka(), tid, sid2}, // equal but separate: same cell
+		{kafka(), "", ""},
+		{timeline.LabelsFromMap(map[string]string{"service.name": "rails-api", "host.name": "web-2", "http.route": "/orders"}), tid, sid},
+		{timeline.LabelsFromMap(map[string]string{"service.name": "rails-api", "host.name": "web-1"}), tid, sid}, // a prefix of kafka's
+		{withIDs, tid, sid},  // both IDs left out: shows service_name only
+		{withIDs, tid, sid2}, // span_id of another span: kept
+		{withIDs, "", sid},   // trace_id kept
+		{withIDs, tid, sid},  // as the first withIDs row
+		{timeline.LabelsFromMap(map[string]string{"service_name": "go-api"}), "", ""}, // shows what withIDs showed for (tid, sid)
+		{timeline.LabelsFromMap(map[string]string{"service_name": "go-api", "traceId": tid}), tid, ""},
+		{nil, tid, sid},
+		{timeline.LabelsFromMap(map[string]string{logsStreamLabel: "{}", "trace_id": tid}), tid, sid}, // nothing shown
+		{timeline.Labels{{Name: "a", Value: "b\"c"}, {Name: "x\x00", Value: "\xff"}}, "", ""},
+		{timeline.Labels{{Name: "a", Value: "b\"c"}, {Name: "x\x00", Value: "\xfe"}}, "", ""},
+	}
+	same := func(a, b json.RawMessage) bool { return &a[0] == &b[0] }
+	for _, c := range []struct {
+		name      string
+		tableRows int
+		hash      func(timeline.Labels, string, string) uint64
+	}{
+		{"labelsHash", len(rows), nil},
+		{"one hash for all", len(rows), func(timeline.Labels, string, string) uint64 { return 0x0123456789abcdef }},
+		{"one bucket", 1, func(timeline.Labels, string, string) uint64 { return 42 }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cells := checkLabelsCells(t, rows, c.tableRows, c.hash)
+			require.True(t, same(cells[0], cells[1]), "a Loki stream's lines share the cell")
+			require.True(t, same(cells[3], cells[4]), "equal sets in separate slices share the cell")
+			require.False(t, same(cells[0], cells[3]))
+			require.False(t, same(cells[8], cells[9]), "what the IDs leave out differs")
+			require.True(t, same(cells[8], cells[11]))
+			require.True(t, same(cells[8], cells[12]), "shown labels decide, not the slice")
+			require.Equal(t, `{"service_name":"go-api"}`, string(cells[8]))
+			require.Equal(t, `{"service_name":"go-api","span_id":"00f067aa0ba90202"}`, string(cells[9]))
+			require.Equal(t, `{"service_name":"go-api","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"}`, string(cells[10]))
+			require.Equal(t, "{}", string(cells[14]))
+			require.Equal(t, "{}", string(cells[15]))
+		})
+	}
+}
+
+// TestLabelsCellsRandom runs random rows drawn from a few names and values
+// (ID labels among them, equal to the row's IDs or not; shared slices and
+// fresh copies) through labelsCells with the real hash and with weak ones,
+// and requires every cell to equal the per-row encoding.
+func TestLabelsCellsRandom(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 2026))
+	ids := []string{"", "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba90202", "00f067aa0ba90207"}
+	names := []string{"a", "service_name", "trace_id", "span_id", "traceId", "spanid", logsStreamLabel, "zz"}
+	values := append([]string{"x", "go-api", "rails-api"}, ids[1:]...)
+	var pool []timeline.Labels
+	rows := make([]labelsRow, 5000)
+	for i := range rows {
+		var ls timeline.Labels
+		if len(pool) > 0 && rng.IntN(3) > 0 {
+			ls = pool[rng.IntN(len(pool))]
+			if rng.IntN(2) == 0 {
+				ls = slices.Clone(ls) // equal contents, own slice
+			}
+		} else {
+			var pairs []timeline.Label
+			for range rng.IntN(5) {
+				pairs = append(pairs, timeline.Label{Name: names[rng.IntN(len(names))], Value: values[rng.IntN(len(values))]})
+			}
+			ls = timeline.NewLabels(pairs)
+			pool = append(pool, ls)
+		}
+		rows[i] = labelsRow{ls, ids[rng.IntN(len(ids))], ids[rng.IntN(len(ids))]}
+	}
+	for _, c := range []struct {
+		name string
+		hash func(timeline.Labels, string, string) uint64
+	}{
+		{"labelsHash", nil},
+		{"constant", func(timeline.Labels, string, string) uint64 { return 0 }},
+		{"length", func(ls timeline.Labels, _, _ string) uint64 { return uint64(len(ls)) << 60 }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			for _, tableRows := range []int{1, 16, len(rows)} {
+				checkLabelsCells(t, rows, tableRows, c.hash)
+			}
+		})
+	}
+}
+
+// TestLogsLabelsCellsOnModel checks the labels column of generated models
+// (Loki lines with and without metadata, three Kafka topics) row by row
+// against the per-row encoding.
+func TestLogsLabelsCellsOnModel(t *testing.T) {
+	for _, meta := range []bool{true, false} {
+		m := benchModel(50, 3000, meta)
+		labels := fieldByName(t, Logs(m, Options{}), "labels")
+		require.Equal(t, len(m.Logs), labels.Len())
+		for i := range m.Logs {
+			l := &m.Logs[i]
+			require.Equal(t, string(logsLabelsJSON(l.Labels, l.TraceID, l.SpanID)), string(labels.At(i).(json.RawMessage)), "row %d", i)
+		}
 	}
 }
