@@ -1,11 +1,12 @@
 package frames
 
 import (
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"sync"
 	"testing"
+
+	"github.com/grafana/grafana-plugin-sdk-go/data"
 
 	"github.com/traceweave/traceweave/pkg/timeline"
 )
@@ -112,6 +113,22 @@ func benchModel(nSpans, nLogs int, lokiMetadata bool) *timeline.Model {
 	return timeline.Merge(tr, loki, otlp, audit, syslog)
 }
 
+// buildFourFrames is pkg/plugin buildFrames' concurrent build.
+func buildFourFrames(m *timeline.Model, opts Options) []*data.Frame {
+	fs := make([]*data.Frame, 4)
+	var wg sync.WaitGroup
+	for i, build := range []func() *data.Frame{
+		func() *data.Frame { return Trace(m, opts) },
+		func() *data.Frame { return Logs(m, opts) },
+		func() *data.Frame { return Timeline(m, opts) },
+		func() *data.Frame { return Summary(m) },
+	} {
+		wg.Go(func() { fs[i] = build() })
+	}
+	wg.Wait()
+	return fs
+}
+
 // benchModels caches the generated models: merging 100k lines takes longer
 // than building a frame, and every sub-benchmark reads the same model.
 var benchModels sync.Map // key string → *timeline.Model
@@ -128,10 +145,11 @@ func cachedBenchModel(nSpans, nLogs int, lokiMetadata bool) *timeline.Model {
 
 // BenchmarkFrames100k builds the trace and logs frames of 1k spans / 100k
 // lines, the size at which the trace frame is the critical path of a
-// query's frames (pkg/plugin buildFrames builds the four concurrently).
-// logs has the bench world's labels (every Loki line its own, with
-// structured metadata); logs_stream_labels has Loki lines sharing their
-// stream's labels.
+// query's frames. logs has the bench world's labels (every Loki line its
+// own, with structured metadata); logs_stream_labels has Loki lines sharing
+// their stream's labels; all4 builds the four frames concurrently, one
+// goroutine each, as pkg/plugin buildFrames does: its ns/op is the wall
+// time of that stage.
 func BenchmarkFrames100k(b *testing.B) {
 	opts := Options{DatasourceUID: "traceweave-uid", DatasourceName: "Traceweave", TempoUID: "tempo-uid", LokiUID: "loki-uid"}
 	for _, c := range []struct {
@@ -142,6 +160,7 @@ func BenchmarkFrames100k(b *testing.B) {
 		{"trace", true, func(m *timeline.Model, o Options) any { return Trace(m, o) }},
 		{"logs", true, func(m *timeline.Model, o Options) any { return Logs(m, o) }},
 		{"logs_stream_labels", false, func(m *timeline.Model, o Options) any { return Logs(m, o) }},
+		{"all4", true, func(m *timeline.Model, o Options) any { return buildFourFrames(m, o) }},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			m := cachedBenchModel(1_000, 100_000, c.meta)
@@ -149,46 +168,6 @@ func BenchmarkFrames100k(b *testing.B) {
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				_ = c.build(m, opts)
-			}
-		})
-	}
-}
-
-// BenchmarkLogsLabels100k encodes the labels column of the 100k-line
-// models row by row (per_row, the encoding before labelsCells) and through
-// labelsCells (cells), in one run. The rows' labels and IDs are gathered
-// first: Logs reads each record once for all its columns, so the time of
-// reaching a record is not the labels cell's.
-func BenchmarkLogsLabels100k(b *testing.B) {
-	type row struct {
-		labels          timeline.Labels
-		traceID, spanID string
-	}
-	for _, model := range []struct {
-		name string
-		meta bool
-	}{{"metadata", true}, {"stream_labels", false}} {
-		m := cachedBenchModel(1_000, 100_000, model.meta)
-		rows := make([]row, len(m.Logs))
-		for i := range m.Logs {
-			rows[i] = row{m.Logs[i].Labels, m.Logs[i].TraceID, m.Logs[i].SpanID}
-		}
-		out := make([]json.RawMessage, len(rows))
-		b.Run(model.name+"/per_row", func(b *testing.B) {
-			b.ReportAllocs()
-			for i := 0; i < b.N; i++ {
-				for j := range rows {
-					out[j] = logsLabelsJSON(rows[j].labels, rows[j].traceID, rows[j].spanID)
-				}
-			}
-		})
-		b.Run(model.name+"/cells", func(b *testing.B) {
-			b.ReportAllocs()
-			for i := 0; i < b.N; i++ {
-				c := newLabelsCells(len(rows))
-				for j := range rows {
-					out[j] = c.of(rows[j].labels, rows[j].traceID, rows[j].spanID)
-				}
 			}
 		})
 	}

@@ -384,3 +384,43 @@ func TestLogsLabelsCellsOnModel(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkLogsLabels100k encodes the labels column of the 100k-line
+// models row by row (per_row, the encoding before labelsCells) and through
+// labelsCells (cells), in one run. The rows' labels and IDs are gathered
+// first: Logs reads each record once for all its columns, so the time of
+// reaching a record is not the labels cell's.
+func BenchmarkLogsLabels100k(b *testing.B) {
+	type row struct {
+		labels          timeline.Labels
+		traceID, spanID string
+	}
+	for _, model := range []struct {
+		name string
+		meta bool
+	}{{"metadata", true}, {"stream_labels", false}} {
+		m := cachedBenchModel(1_000, 100_000, model.meta)
+		rows := make([]row, len(m.Logs))
+		for i := range m.Logs {
+			rows[i] = row{m.Logs[i].Labels, m.Logs[i].TraceID, m.Logs[i].SpanID}
+		}
+		out := make([]json.RawMessage, len(rows))
+		b.Run(model.name+"/per_row", func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				for j := range rows {
+					out[j] = logsLabelsJSON(rows[j].labels, rows[j].traceID, rows[j].spanID)
+				}
+			}
+		})
+		b.Run(model.name+"/cells", func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				c := newLabelsCells(len(rows))
+				for j := range rows {
+					out[j] = c.of(rows[j].labels, rows[j].traceID, rows[j].spanID)
+				}
+			}
+		})
+	}
+}

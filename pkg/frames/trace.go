@@ -3,7 +3,9 @@ package frames
 import (
 	"cmp"
 	"encoding/json"
+	"runtime"
 	"slices"
+	"sync"
 
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 
@@ -33,6 +35,18 @@ const traceLogName = "log"
 // opts.DatasourceUID is set; traceID links to the Tempo datasource when
 // opts.TempoUID is set.
 func Trace(m *timeline.Model, opts Options) *data.Frame {
+	return traceFrame(m, opts, runtime.GOMAXPROCS(0), parallelSpanLogsMin)
+}
+
+// parallelSpanLogsMin is the number of span log entries (events and
+// attached lines) from which the trace frame builds its logs cells on
+// several goroutines: below it (~1 ms of encoding), a trace is not worth a
+// goroutine.
+const parallelSpanLogsMin = 2_000
+
+// traceFrame is Trace with the logs cells built by up to workers goroutines
+// once the spans hold minParallel log entries (tests vary both).
+func traceFrame(m *timeline.Model, opts Options, workers, minParallel int) *data.Frame {
 	var (
 		spans   []timeline.SpanNode
 		logs    []timeline.Log
@@ -46,6 +60,16 @@ func Trace(m *timeline.Model, opts Options) *data.Frame {
 		if spans[i].SpanID != "" {
 			n++
 		}
+	}
+	// The logs cells are nearly all of the frame's cost at 100k lines
+	// (52 ms of encoding at 1k spans, the critical path of the query's four
+	// frames): other goroutines build theirs while this one fills the other
+	// columns, then builds its own share.
+	logCells := make([]json.RawMessage, n)
+	chunks := spanLogChunks(spans, n, workers, minParallel)
+	var wg sync.WaitGroup
+	for _, c := range chunks[1:] {
+		wg.Go(func() { c.fill(logCells, spans, logs) })
 	}
 	var (
 		traceIDs       = make([]string, 0, n)
@@ -62,7 +86,6 @@ func Trace(m *timeline.Model, opts Options) *data.Frame {
 		serviceTags    = make([]json.RawMessage, 0, n)
 		startTimes     = make([]float64, 0, n)
 		durations      = make([]float64, 0, n)
-		logCells       = make([]json.RawMessage, 0, n)
 		references     = make([]json.RawMessage, 0, n)
 		tags           = make([]json.RawMessage, 0, n)
 	)
@@ -90,10 +113,11 @@ func Trace(m *timeline.Model, opts Options) *data.Frame {
 		serviceTags = append(serviceTags, resourceJSON.of(s.ResourceAttrs))
 		startTimes = append(startTimes, epochMillis(s.StartNs))
 		durations = append(durations, float64(s.DurationNs())/1e6)
-		logCells = append(logCells, spanLogsJSON(s, logs))
 		references = append(references, spanReferencesJSON(s.Links))
 		tags = append(tags, spanTagsJSON(s))
 	}
+	chunks[0].fill(logCells, spans, logs)
+	wg.Wait()
 
 	traceField := data.NewField("traceID", nil, traceIDs)
 	if opts.TempoUID != "" {
@@ -126,6 +150,65 @@ func Trace(m *timeline.Model, opts Options) *data.Frame {
 	)
 	frame.Meta = &data.FrameMeta{PreferredVisualization: data.VisTypeTrace}
 	return frame
+}
+
+// spanChunk is a run of spans whose logs cells one goroutine builds:
+// spans[spanLo:spanHi], whose first span with an ID is row rowLo.
+type spanChunk struct {
+	spanLo, spanHi, rowLo int
+}
+
+// fill writes the logs cells of the chunk's rows into cells, and only those:
+// chunks share cells but not its elements.
+func (c spanChunk) fill(cells []json.RawMessage, spans []timeline.SpanNode, logs []timeline.Log) {
+	row := c.rowLo
+	for i := c.spanLo; i < c.spanHi; i++ {
+		if s := &spans[i]; s.SpanID != "" {
+			cells[row] = spanLogsJSON(s, logs)
+			row++
+		}
+	}
+}
+
+// spanLogChunks splits the spans into at most workers chunks of about equal
+// work, or one chunk when the spans hold fewer than minParallel log entries.
+// A span's logs cell costs about one unit per event or attached line, and
+// its other cells (tags, references, serviceTags) about one more
+// (BENCHMARKS.md: 10k spans with 1k lines take ~5 ms, 100k lines ~50 ms);
+// the first chunk goes to the goroutine that also builds those other cells,
+// so it gets one unit less per row. A span is never split: one span holding
+// most of the lines makes its chunk the longest.
+func spanLogChunks(spans []timeline.SpanNode, rows, workers, minParallel int) []spanChunk {
+	total := 0
+	for i := range spans {
+		if spans[i].SpanID != "" {
+			total += len(spans[i].Events) + len(spans[i].Logs)
+		}
+	}
+	if workers < 2 || total < minParallel || total == 0 {
+		return []spanChunk{{0, len(spans), 0}}
+	}
+	// Chunk j ends where the running count of entries reaches end(j).
+	first := max(0, (total+rows)/workers-rows)
+	end := func(j int) int { return first + (total-first)*j/(workers-1) }
+	chunks := make([]spanChunk, 0, workers)
+	c := spanChunk{}
+	done, row := 0, 0
+	for i := range spans {
+		s := &spans[i]
+		if s.SpanID == "" {
+			continue
+		}
+		if done >= end(len(chunks)) && len(chunks) < workers-1 {
+			c.spanHi = i
+			chunks = append(chunks, c)
+			c = spanChunk{spanLo: i, rowLo: row}
+		}
+		done += len(s.Events) + len(s.Logs)
+		row++
+	}
+	c.spanHi = len(spans)
+	return append(chunks, c)
 }
 
 // resourceCells encodes each resource's attributes once: the spans of one
