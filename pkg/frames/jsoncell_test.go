@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -236,5 +237,93 @@ func BenchmarkAppendJSONString(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// epochMillisCases are the timestamps appendEpochMillis is checked on
+// besides the fuzzer's: today's, round and not, the bound of its own path
+// and beyond, and negative times.
+func epochMillisCases() []int64 {
+	const bound = int64(1<<42) * 1e6 // the fast path's bound, 2^42 ms, in ns
+	cases := []int64{0, 1, 999, 1000, 1001, 10_000, 100_000, 999_999, 1_000_000, 1_001_000, 1_010_000, 1_100_000, 123_456_789,
+		1795710089284890718, 1795710089284000000, 1795710089284100000, 1795710089284120000, 1795710089284120999, 1795710089000000000,
+		bound - 1, bound - 1000, bound - 1001, bound, bound + 1, bound + 1000, 2*bound - 1000, 2 * (bound - 1), math.MaxInt64,
+		-1, -999, -1000, -1001, -1795710089284890718, math.MinInt64}
+	return cases
+}
+
+// TestAppendEpochMillisMatchesEncodingJSON checks the timestamps of span
+// log entries against encoding/json on epochMillisCases, on every fraction
+// of a millisecond and on random times.
+func TestAppendEpochMillisMatchesEncodingJSON(t *testing.T) {
+	cases := epochMillisCases()
+	for us := int64(0); us < 3000; us++ { // every fraction, and 1e-3 ms to 3 ms
+		cases = append(cases, us*1000, 1795710089284_000_000+us*1000+us%1000)
+	}
+	for _, ns := range cases {
+		require.Equal(t, stdJSON(t, epochMillis(ns)), string(appendEpochMillis(nil, ns)), "ns %d", ns)
+	}
+	// And random times: around today, up to twice the fast path's bound,
+	// and any.
+	rng := rand.New(rand.NewPCG(1, 2026))
+	for i := 0; i < 120_000; i++ {
+		var ns int64
+		switch i % 3 {
+		case 0:
+			ns = 1795710089284890718 + rng.Int64N(1e15) - 5e14
+		case 1:
+			ns = rng.Int64N(int64(1<<43) * 1e6)
+		default:
+			ns = int64(rng.Uint64())
+		}
+		want, err := json.Marshal(epochMillis(ns))
+		require.NoError(t, err)
+		if got := appendEpochMillis(nil, ns); string(got) != string(want) {
+			require.Equal(t, string(want), string(got), "ns %d", ns)
+		}
+	}
+	require.Equal(t, "1795710089284.89", string(appendEpochMillis(nil, 1795710089284890718)))
+	require.Equal(t, "0.001", string(appendEpochMillis(nil, 1000)))
+}
+
+// FuzzAppendEpochMillis checks appendEpochMillis byte for byte against
+// encoding/json's encoding of epochMillis, on any int64 and on today's
+// times (the fuzzer's value added to 2026-11-27 keeps it in the range of
+// the fast path half the time).
+func FuzzAppendEpochMillis(f *testing.F) {
+	for _, ns := range epochMillisCases() {
+		f.Add(ns, false)
+	}
+	f.Fuzz(func(t *testing.T, ns int64, today bool) {
+		if today {
+			ns = 1795710089284890718 + ns%(1<<50)
+		}
+		want, err := json.Marshal(epochMillis(ns))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendEpochMillis([]byte("x"), ns); string(got[1:]) != string(want) || got[0] != 'x' {
+			t.Fatalf("appendEpochMillis(%d) = %q, encoding/json %q", ns, got, want)
+		}
+	})
+}
+
+// BenchmarkAppendEpochMillis writes one timestamp of today as the span logs
+// cell did before (ref: appendJSONFloat of epochMillis) and does now.
+func BenchmarkAppendEpochMillis(b *testing.B) {
+	buf := make([]byte, 0, 64)
+	for _, impl := range []struct {
+		name string
+		fn   func([]byte, int64) []byte
+	}{
+		{"new", appendEpochMillis},
+		{"ref", func(b []byte, ns int64) []byte { return appendJSONFloat(b, epochMillis(ns)) }},
+	} {
+		b.Run(impl.name, func(b *testing.B) {
+			ns := int64(1795710089284890718)
+			for i := 0; i < b.N; i++ {
+				buf = impl.fn(buf[:0], ns+int64(i)*1_013_017)
+			}
+		})
 	}
 }

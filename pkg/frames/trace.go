@@ -286,10 +286,10 @@ func spanLogsJSON(s *timeline.SpanNode, logs []timeline.Log) json.RawMessage {
 			b = append(b, ',')
 		}
 		b = append(b, `{"timestamp":`...)
-		b = appendJSONFloat(b, e.ms)
-		b = append(b, `,"fields":`...)
 		if e.event >= 0 {
 			ev := &s.Events[e.event]
+			b = appendEpochMillis(b, ev.TimeNs)
+			b = append(b, `,"fields":`...)
 			b = appendKeyValues(b, ev.Attrs)
 			if ev.Name != "" {
 				b = append(b, `,"name":`...)
@@ -299,7 +299,8 @@ func spanLogsJSON(s *timeline.SpanNode, logs []timeline.Log) json.RawMessage {
 			continue
 		}
 		l := &logs[e.log]
-		b = append(b, '[')
+		b = appendEpochMillis(b, l.TimeNs)
+		b = append(b, `,"fields":[`...)
 		b = appendKeyString(b, "body", l.Body)
 		b = append(b, ',')
 		b = appendKeyString(b, "severity", l.Severity)
