@@ -2,9 +2,11 @@ package frames
 
 import (
 	"fmt"
+	"runtime"
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 
@@ -113,13 +115,14 @@ func benchModel(nSpans, nLogs int, lokiMetadata bool) *timeline.Model {
 	return timeline.Merge(tr, loki, otlp, audit, syslog)
 }
 
-// buildFourFrames is pkg/plugin buildFrames' concurrent build.
-func buildFourFrames(m *timeline.Model, opts Options) []*data.Frame {
+// buildFourFrames is pkg/plugin buildFrames' concurrent build, one
+// goroutine a frame, with the given trace and logs builders.
+func buildFourFrames(m *timeline.Model, opts Options, trace, logs func(*timeline.Model, Options) *data.Frame) []*data.Frame {
 	fs := make([]*data.Frame, 4)
 	var wg sync.WaitGroup
 	for i, build := range []func() *data.Frame{
-		func() *data.Frame { return Trace(m, opts) },
-		func() *data.Frame { return Logs(m, opts) },
+		func() *data.Frame { return trace(m, opts) },
+		func() *data.Frame { return logs(m, opts) },
 		func() *data.Frame { return Timeline(m, opts) },
 		func() *data.Frame { return Summary(m) },
 	} {
@@ -143,35 +146,82 @@ func cachedBenchModel(nSpans, nLogs int, lokiMetadata bool) *timeline.Model {
 	return m
 }
 
-// BenchmarkFrames100k builds the trace and logs frames of 1k spans / 100k
-// lines, the size at which the trace frame is the critical path of a
-// query's frames. logs has the bench world's labels (every Loki line its
-// own, with structured metadata); logs_stream_labels has Loki lines sharing
-// their stream's labels; all4 builds the four frames concurrently, one
-// goroutine each, as pkg/plugin buildFrames does: its ns/op is the wall
-// time of that stage. cpu-ms/op is the process's CPU time per op (GC
-// included), steadier than ns/op on a shared machine.
+// frames100kCases are the builds BenchmarkFrames100k and
+// BenchmarkFrames100kAB compare, each before (ref, ref_test.go) and now
+// (new), on the 1k-span / 100k-line model: logs has the bench world's
+// labels (every Loki line its own, with structured metadata),
+// logs_stream_labels Loki lines sharing their stream's labels, and all4
+// builds the four frames concurrently, one goroutine each, as pkg/plugin
+// buildFrames does.
+var frames100kCases = []struct {
+	name     string
+	metadata bool
+	ref, new func(*timeline.Model, Options) any
+}{
+	{"trace", true, func(m *timeline.Model, o Options) any { return traceRef(m, o) }, func(m *timeline.Model, o Options) any { return Trace(m, o) }},
+	{"logs", true, func(m *timeline.Model, o Options) any { return logsRef(m, o) }, func(m *timeline.Model, o Options) any { return Logs(m, o) }},
+	{"logs_stream_labels", false, func(m *timeline.Model, o Options) any { return logsRef(m, o) }, func(m *timeline.Model, o Options) any { return Logs(m, o) }},
+	{"all4", true, func(m *timeline.Model, o Options) any { return buildFourFrames(m, o, traceRef, logsRef) },
+		func(m *timeline.Model, o Options) any { return buildFourFrames(m, o, Trace, Logs) }},
+}
+
+var frames100kOptions = Options{DatasourceUID: "traceweave-uid", DatasourceName: "Traceweave", TempoUID: "tempo-uid", LokiUID: "loki-uid"}
+
+// BenchmarkFrames100k builds the frames of frames100kCases, the size at
+// which the trace frame was the critical path of a query's frames. all4's
+// ns/op is the wall time of that stage. cpu-ms/op is the process's CPU
+// time per op (GC included), steadier than ns/op on a shared machine.
 func BenchmarkFrames100k(b *testing.B) {
-	opts := Options{DatasourceUID: "traceweave-uid", DatasourceName: "Traceweave", TempoUID: "tempo-uid", LokiUID: "loki-uid"}
-	for _, c := range []struct {
-		name  string
-		meta  bool
-		build func(*timeline.Model, Options) any
-	}{
-		{"trace", true, func(m *timeline.Model, o Options) any { return Trace(m, o) }},
-		{"logs", true, func(m *timeline.Model, o Options) any { return Logs(m, o) }},
-		{"logs_stream_labels", false, func(m *timeline.Model, o Options) any { return Logs(m, o) }},
-		{"all4", true, func(m *timeline.Model, o Options) any { return buildFourFrames(m, o) }},
-	} {
+	for _, c := range frames100kCases {
+		for _, side := range []struct {
+			name  string
+			build func(*timeline.Model, Options) any
+		}{{"ref", c.ref}, {"new", c.new}} {
+			b.Run(c.name+"/"+side.name, func(b *testing.B) {
+				m := cachedBenchModel(1_000, 100_000, c.metadata)
+				b.ReportAllocs()
+				b.ResetTimer()
+				cpu := processCPU()
+				for i := 0; i < b.N; i++ {
+					_ = side.build(m, frames100kOptions)
+				}
+				b.ReportMetric(float64(processCPU()-cpu)/1e6/float64(b.N), "cpu-ms/op")
+			})
+		}
+	}
+}
+
+// BenchmarkFrames100kAB builds each case's ref and new frames in turn in
+// every iteration (which goes first alternates), after a forced GC, and
+// reports each side's wall and CPU time per build: on a machine shared with
+// other work, the two sides then see the same load, and neither pays for
+// the other's garbage. ns/op is meaningless here (both sides and the GCs).
+func BenchmarkFrames100kAB(b *testing.B) {
+	for _, c := range frames100kCases {
 		b.Run(c.name, func(b *testing.B) {
-			m := cachedBenchModel(1_000, 100_000, c.meta)
-			b.ReportAllocs()
-			b.ResetTimer()
-			cpu := processCPU()
-			for i := 0; i < b.N; i++ {
-				_ = c.build(m, opts)
+			m := cachedBenchModel(1_000, 100_000, c.metadata)
+			var wall, cpu [2]time.Duration
+			run := func(side int, build func(*timeline.Model, Options) any) {
+				runtime.GC()
+				t0, cpu0 := time.Now(), processCPU()
+				_ = build(m, frames100kOptions)
+				wall[side] += time.Since(t0)
+				cpu[side] += processCPU() - cpu0
 			}
-			b.ReportMetric(float64(processCPU()-cpu)/1e6/float64(b.N), "cpu-ms/op")
+			for i := 0; i < b.N; i++ {
+				if i%2 == 0 {
+					run(0, c.ref)
+					run(1, c.new)
+				} else {
+					run(1, c.new)
+					run(0, c.ref)
+				}
+			}
+			n := float64(b.N) * 1e6
+			b.ReportMetric(float64(wall[0])/n, "ref-ms/op")
+			b.ReportMetric(float64(wall[1])/n, "new-ms/op")
+			b.ReportMetric(float64(cpu[0])/n, "ref-cpu-ms/op")
+			b.ReportMetric(float64(cpu[1])/n, "new-cpu-ms/op")
 		})
 	}
 }

@@ -370,17 +370,24 @@ func TestLabelsCellsRandom(t *testing.T) {
 	}
 }
 
-// TestLogsLabelsCellsOnModel checks the labels column of generated models
-// (Loki lines with and without metadata, three Kafka topics) row by row
-// against the per-row encoding.
-func TestLogsLabelsCellsOnModel(t *testing.T) {
-	for _, meta := range []bool{true, false} {
-		m := benchModel(50, 3000, meta)
-		labels := fieldByName(t, Logs(m, Options{}), "labels")
-		require.Equal(t, len(m.Logs), labels.Len())
-		for i := range m.Logs {
-			l := &m.Logs[i]
-			require.Equal(t, string(logsLabelsJSON(l.Labels, l.TraceID, l.SpanID)), string(labels.At(i).(json.RawMessage)), "row %d", i)
+// TestLogsEqualsReference requires the logs frame to be byte for byte
+// (frame JSON) the reference build's, which encodes every row's labels on
+// its own, on generated models (Loki lines with and without metadata, three
+// Kafka topics) and the hand-built ones.
+func TestLogsEqualsReference(t *testing.T) {
+	models := map[string]*timeline.Model{
+		"metadata":      benchModel(50, 3000, true),
+		"stream labels": benchModel(50, 3000, false),
+		"hand-built":    logsModel(),
+		"nil":           nil,
+	}
+	for name, m := range models {
+		for _, opts := range []Options{logsOptions(), {}} {
+			want, err := json.Marshal(logsRef(m, opts))
+			require.NoError(t, err)
+			got, err := json.Marshal(Logs(m, opts))
+			require.NoError(t, err)
+			require.Equal(t, string(want), string(got), name)
 		}
 	}
 }

@@ -12,105 +12,6 @@ import (
 	"github.com/traceweave/traceweave/pkg/timeline"
 )
 
-// traceRef is Trace as it was before its logs cells were built in parallel:
-// one goroutine, appending row by row. The reference of
-// TestTraceParallelEqualsSerial.
-func traceRef(m *timeline.Model, opts Options) *data.Frame {
-	var (
-		spans   []timeline.SpanNode
-		logs    []timeline.Log
-		traceID string
-	)
-	if m != nil {
-		spans, logs, traceID = m.Spans, m.Logs, m.TraceID
-	}
-	n := 0
-	for i := range spans {
-		if spans[i].SpanID != "" {
-			n++
-		}
-	}
-	var (
-		traceIDs       = make([]string, 0, n)
-		spanIDs        = make([]string, 0, n)
-		parentSpanIDs  = make([]string, 0, n)
-		operationNames = make([]string, 0, n)
-		serviceNames   = make([]string, 0, n)
-		kinds          = make([]string, 0, n)
-		statusCodes    = make([]int64, 0, n)
-		statusMessages = make([]string, 0, n)
-		libraryNames   = make([]string, 0, n)
-		libraryVers    = make([]string, 0, n)
-		traceStates    = make([]string, 0, n)
-		serviceTags    = make([]json.RawMessage, 0, n)
-		startTimes     = make([]float64, 0, n)
-		durations      = make([]float64, 0, n)
-		logCells       = make([]json.RawMessage, 0, n)
-		references     = make([]json.RawMessage, 0, n)
-		tags           = make([]json.RawMessage, 0, n)
-	)
-	var resourceJSON resourceCells
-	for i := range spans {
-		s := &spans[i]
-		if s.SpanID == "" {
-			continue
-		}
-		tid := s.TraceID
-		if tid == "" {
-			tid = traceID
-		}
-		traceIDs = append(traceIDs, tid)
-		spanIDs = append(spanIDs, s.SpanID)
-		parentSpanIDs = append(parentSpanIDs, s.ParentSpanID)
-		operationNames = append(operationNames, s.Name)
-		serviceNames = append(serviceNames, s.Service)
-		kinds = append(kinds, traceKind(s.Kind))
-		statusCodes = append(statusCodes, s.StatusCode)
-		statusMessages = append(statusMessages, s.StatusMessage)
-		libraryNames = append(libraryNames, s.ScopeName)
-		libraryVers = append(libraryVers, s.ScopeVersion)
-		traceStates = append(traceStates, s.TraceState)
-		serviceTags = append(serviceTags, resourceJSON.of(s.ResourceAttrs))
-		startTimes = append(startTimes, epochMillis(s.StartNs))
-		durations = append(durations, float64(s.DurationNs())/1e6)
-		logCells = append(logCells, spanLogsJSON(s, logs))
-		references = append(references, spanReferencesJSON(s.Links))
-		tags = append(tags, spanTagsJSON(s))
-	}
-
-	traceField := data.NewField("traceID", nil, traceIDs)
-	if opts.TempoUID != "" {
-		traceField.SetConfig(&data.FieldConfig{Links: []data.DataLink{tempoLink(opts, linkTitleOpenInTempo)}})
-	}
-	spanField := data.NewField("spanID", nil, spanIDs)
-	if opts.DatasourceUID != "" {
-		// The trace view offers a field's links as each span's logs link.
-		spanField.SetConfig(&data.FieldConfig{Links: []data.DataLink{spanLogsLink(opts, linkTitleLogsForSpan, "traceID")}})
-	}
-
-	frame := data.NewFrame(NameTrace,
-		traceField,
-		spanField,
-		data.NewField("parentSpanID", nil, parentSpanIDs),
-		data.NewField("operationName", nil, operationNames),
-		data.NewField("serviceName", nil, serviceNames),
-		data.NewField("kind", nil, kinds),
-		data.NewField("statusCode", nil, statusCodes),
-		data.NewField("statusMessage", nil, statusMessages),
-		data.NewField("instrumentationLibraryName", nil, libraryNames),
-		data.NewField("instrumentationLibraryVersion", nil, libraryVers),
-		data.NewField("traceState", nil, traceStates),
-		data.NewField("serviceTags", nil, serviceTags),
-		data.NewField("startTime", nil, startTimes),
-		data.NewField("duration", nil, durations),
-		data.NewField("logs", nil, logCells),
-		data.NewField("references", nil, references),
-		data.NewField("tags", nil, tags),
-	)
-	frame.Meta = &data.FrameMeta{PreferredVisualization: data.VisTypeTrace}
-	return frame
-}
-
 // unevenTraceModel is benchModel's trace with its lines reattached
 // unevenly: a third of them to one span, the rest skewed towards the first
 // spans (most spans get none), plus spans without an ID holding lines (left
@@ -148,9 +49,10 @@ func frameJSON(t *testing.T, f *data.Frame) string {
 	return string(b)
 }
 
-// TestTraceParallelEqualsSerial builds trace frames with 1 to 16 workers
+// TestTraceParallelEqualsSerial builds trace frames with 1 to 16 workers,
 // in parallel from the first entry or only past parallelSpanLogsMin, and
-// requires each to be byte for byte the serial reference's, on an uneven
+// requires each to be byte for byte (frame JSON) the serial reference's
+// (traceRef, the build before, with strconv timestamps), on an uneven
 // generated model and on small ones.
 func TestTraceParallelEqualsSerial(t *testing.T) {
 	models := map[string]*timeline.Model{
@@ -219,7 +121,7 @@ func TestSpanLogChunks(t *testing.T) {
 // one goroutine (serial: the CPU time of the frame) and with GOMAXPROCS
 // workers (Trace: its wall time), in one run.
 func BenchmarkTrace100kWorkers(b *testing.B) {
-	opts := Options{DatasourceUID: "traceweave-uid", DatasourceName: "Traceweave", TempoUID: "tempo-uid", LokiUID: "loki-uid"}
+	opts := frames100kOptions
 	m := cachedBenchModel(1_000, 100_000, true)
 	for _, c := range []struct {
 		name    string
