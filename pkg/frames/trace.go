@@ -274,7 +274,7 @@ func spanLogsJSON(s *timeline.SpanNode, logs []timeline.Log) json.RawMessage {
 			continue
 		}
 		entries = append(entries, entry{ms: epochMillis(logs[idx].TimeNs), event: -1, log: idx})
-		size += 192 + len(logs[idx].Body)
+		size += logEntrySize(&logs[idx], s.Service)
 	}
 	if !slices.IsSortedFunc(entries, func(a, b entry) int { return cmp.Compare(a.ms, b.ms) }) {
 		slices.SortStableFunc(entries, func(a, b entry) int { return cmp.Compare(a.ms, b.ms) })
@@ -317,6 +317,26 @@ func spanLogsJSON(s *timeline.SpanNode, logs []timeline.Log) json.RawMessage {
 		b = append(b, `],"name":"`+traceLogName+`"}`...) // a constant that needs no escapes
 	}
 	return append(b, ']')
+}
+
+// logEntrySize is about the bytes a log line takes in a span's logs cell:
+// the fixed keys and punctuation (140 bytes with the longest timestamp),
+// the strings, an eighth of the body for escapes, the optional fields. At
+// 100k lines the cells are most of the trace frame, so a loose guess (it
+// was 192 + the body) is megabytes allocated and never written; a short one
+// (a body full of quotes) costs one append growth of that cell.
+func logEntrySize(l *timeline.Log, spanService string) int {
+	n := 140 + len(l.Body) + len(l.Body)/8 + len(l.Severity)
+	for _, src := range l.Sources {
+		n += len(src) + 1
+	}
+	if l.Service != "" && l.Service != spanService {
+		n += 28 + len(l.Service)
+	}
+	if l.Attach == timeline.AttachTime {
+		n += 27 + len(l.Attach)
+	}
+	return n
 }
 
 // spanReferencesJSON encodes span links in the trace view's references

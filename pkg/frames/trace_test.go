@@ -229,3 +229,22 @@ func TestTraceEdgeCases(t *testing.T) {
 	fi, _ = f.FieldByName("tags")
 	assert.JSONEq(t, `[{"key":"error","value":"boom"}]`, string(fi.At(0).(json.RawMessage)), "the span's own error attribute is kept, not duplicated")
 }
+
+// TestLogEntrySize checks the size guess of a span logs cell against what
+// is written: never short for lines without escapes, and within 24 bytes
+// plus the escape slack above it.
+func TestLogEntrySize(t *testing.T) {
+	span := &timeline.SpanNode{Span: timeline.Span{SpanID: "00f067aa0ba902b7", Service: "go-api"}}
+	for _, l := range []timeline.Log{
+		{LogRecord: &timeline.LogRecord{TimeNs: 1794648900142123456, Body: "GET /api/orders handled in 23ms", Severity: "info"}, Sources: []string{"loki"}},
+		{LogRecord: &timeline.LogRecord{TimeNs: 1794648900142000000, Body: "x", Severity: "unknown", Service: "redis"}, Sources: []string{"loki", "kafka:otlp_logs"}, Attach: timeline.AttachTime},
+		{LogRecord: &timeline.LogRecord{TimeNs: 1, Body: "", Severity: ""}},
+	} {
+		logs := []timeline.Log{l}
+		span.Logs = []int{0}
+		written := len(spanLogsJSON(span, logs)) - 2 // the cell's brackets
+		guess := logEntrySize(&logs[0], span.Service)
+		require.GreaterOrEqual(t, guess, written, "%q", l.Body)
+		require.LessOrEqual(t, guess-written, 24+len(l.Body)/8, "%q", l.Body)
+	}
+}
