@@ -3,8 +3,6 @@ package kafka
 import (
 	"bytes"
 	"encoding/json"
-	"strings"
-	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/traceweave/traceweave/pkg/timeline"
@@ -69,43 +67,7 @@ func unquoteString(v []byte) (string, bool) {
 	if !escaped {
 		return string(body), true
 	}
-	var sb strings.Builder
-	sb.Grow(len(body))
-	from := 0
-	for i := 0; i < len(body); i++ {
-		if body[i] != '\\' {
-			continue
-		}
-		sb.Write(body[from:i])
-		if i+1 == len(body) {
-			return "", false
-		}
-		i++
-		switch e := body[i]; e {
-		case '"', '\\', '/':
-			sb.WriteByte(e)
-		case 'b':
-			sb.WriteByte('\b')
-		case 'f':
-			sb.WriteByte('\f')
-		case 'n':
-			sb.WriteByte('\n')
-		case 'r':
-			sb.WriteByte('\r')
-		case 't':
-			sb.WriteByte('\t')
-		case 'u':
-			r, ok := hex4(body[i+1:])
-			if !ok || utf16.IsSurrogate(r) {
-				return "", false
-			}
-			sb.WriteRune(r)
-			i += 4
-		default:
-			return "", false
-		}
-		from = i + 1
-	}
-	sb.Write(body[from:])
-	return sb.String(), true
+	// The content is checked above; unescapeJSON reads the escapes (one
+	// more copy of an escaped body, the price of one unescaper).
+	return unescapeJSON(string(body))
 }
