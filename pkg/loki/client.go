@@ -319,17 +319,13 @@ func (c *Client) paginateFrom(ctx context.Context, query string, start, end int6
 }
 
 // lineSpan is the time the lines of a page cover, from its first line to
-// its last (at least 1 ns): at that page's density, the time a page of lines
-// takes.
+// its last (at least 1 ns; pages are in time order, see sortByTime): at
+// that page's density, the time a page of lines takes.
 func lineSpan(entries []entry) int64 {
 	if len(entries) == 0 {
 		return 1
 	}
-	lo, hi := entries[0].rec.TimeNs, entries[0].rec.TimeNs
-	for i := range entries {
-		lo, hi = min(lo, entries[i].rec.TimeNs), max(hi, entries[i].rec.TimeNs)
-	}
-	return max(hi-lo, 1)
+	return max(entries[len(entries)-1].rec.TimeNs-entries[0].rec.TimeNs, 1)
 }
 
 // slot is one time range of a query read on its own, page after page.
