@@ -213,25 +213,19 @@ const maxJSONRoleKey = 16
 // jsonRoleOf is the role of a path: the role key strings.ToLower(path) is.
 // ASCII paths are lowered in a stack buffer (no role key is longer than
 // it); others, rare, through strings.ToLower, which can map non-ASCII
-// letters to ASCII ones (K, the Kelvin sign, to k).
+// letters to ASCII ones (K, the Kelvin sign, to k), so a long one may
+// still lower to a role key.
 func jsonRoleOf(path string) jsonRoleKey {
-	var buf [maxJSONRoleKey]byte
 	for i := 0; i < len(path); i++ {
-		c := path[i]
-		if c >= utf8.RuneSelf {
+		if path[i] >= utf8.RuneSelf {
 			return jsonRoleKeys[strings.ToLower(path)]
 		}
-		if i < len(buf) {
-			if c >= 'A' && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-			buf[i] = c
-		}
 	}
-	if len(path) > len(buf) {
+	if len(path) > maxJSONRoleKey {
 		return jsonRoleKey{}
 	}
-	return jsonRoleKeys[string(buf[:len(path)])]
+	var buf [maxJSONRoleKey]byte
+	return jsonRoleKeys[string(appendASCIILower(buf[:0], path))]
 }
 
 // jsonKind is the type of a JSON value.
