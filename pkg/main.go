@@ -9,6 +9,9 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/backend/log"
 
 	"github.com/traceweave/traceweave/internal/memlimit"
+	// Replaces gRPC's proto codec so the frames of an answer go to Grafana
+	// without one more copy (see the package doc).
+	_ "github.com/traceweave/traceweave/internal/zerocopy"
 	"github.com/traceweave/traceweave/pkg/plugin"
 )
 
