@@ -459,7 +459,7 @@ func BenchmarkBinaryQueryData(b *testing.B) {
 	for _, c := range []struct {
 		spans, logs int
 		memLimit    string
-	}{{1_000, 0, ""}, {1_000, 1_000, ""}, {1_000, 100_000, ""}, {10_000, 100_000, ""}, {1_000, 100_000, "300MiB"}, {10_000, 100_000, "300MiB"}} {
+	}{{1_000, 0, ""}, {1_000, 1_000, ""}, {1_000, 100_000, ""}, {10_000, 100_000, ""}, {1_000, 100_000, "300MiB"}, {10_000, 100_000, "300MiB"}, {1_000, 100_000, "256MiB"}, {10_000, 100_000, "256MiB"}} {
 		tc := w.cases[caseName(c.spans, c.logs)]
 		name := tc.name
 		if c.memLimit != "" {
