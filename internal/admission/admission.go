@@ -55,7 +55,7 @@ type Gate struct {
 	budget  int64
 	ceiling int64
 	heap    func() int64
-	gc     func()
+	gc      func()
 
 	mu        sync.Mutex
 	used      int64
