@@ -105,8 +105,15 @@ type Plugin struct {
 // killed when the test ends.
 func Start(t testing.TB) *Plugin {
 	t.Helper()
+	return StartPath(t, Binary(t))
+}
+
+// StartPath is Start with the binary at path (benchmarks copy the binary to
+// tell several plugin processes apart by their executable).
+func StartPath(t testing.TB, path string) *Plugin {
+	t.Helper()
 	logs := &syncBuffer{}
-	cmd := exec.Command(Binary(t))
+	cmd := exec.Command(path)
 	cmd.Env = append(os.Environ(), "GF_PLUGIN_LOG_LEVEL=debug")
 	client := goplugin.NewClient(&goplugin.ClientConfig{
 		HandshakeConfig: goplugin.HandshakeConfig{
