@@ -33,6 +33,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
+	"github.com/traceweave/traceweave/internal/upstream"
 	"github.com/traceweave/traceweave/pkg/models"
 	"github.com/traceweave/traceweave/pkg/timeline"
 )
@@ -95,9 +96,10 @@ func (r *Result) Err() error {
 type TopicResult struct {
 	Topic   string
 	Records []timeline.LogRecord
-	// Err is nil, a *TopicError (errors.Is: ErrTopicNotFound,
-	// ErrAuthorization, ErrAuthentication, ErrUnreachable, ErrBroker, or a
-	// context error), or an invalid-trace-ID error (models.ErrInvalidTraceID).
+	// Err is nil, an *upstream.Error around a *TopicError (errors.Is:
+	// ErrTopicNotFound, ErrAuthorization, ErrAuthentication, ErrUnreachable,
+	// ErrBroker, or a context error), or an invalid-trace-ID error
+	// (models.ErrInvalidTraceID).
 	Err error
 	// Skipped counts messages that matched the prefilter but could not be decoded.
 	Skipped int
@@ -816,7 +818,7 @@ func (pr *partitionReader) retry(ctx context.Context, err error) bool {
 	// Equal jitter (half the backoff fixed, half random): partitions that
 	// failed together, because one dropped connection carried all their
 	// fetches, do not retry in lockstep and fail together again.
-	if models.Sleep(ctx, pr.backoff/2+rand.N(pr.backoff/2+1)) != nil {
+	if upstream.Sleep(ctx, pr.backoff/2+rand.N(pr.backoff/2+1)) != nil {
 		return false
 	}
 	pr.backoff *= 2
