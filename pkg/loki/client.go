@@ -81,44 +81,34 @@ type Result struct {
 	Notices []string
 }
 
-// New builds a client from the Loki settings. Zero limits, selector and
-// filter get the models defaults; the HTTP client comes from
-// upstream.ClientOptions (auth, tenant header, timeouts, SDK middlewares).
+// New builds a client from the Loki settings. Unset fields get the models
+// defaults (models.LokiSettings.WithDefaults, the rule LoadSettings
+// applies); the HTTP client comes from upstream.ClientOptions (auth, tenant
+// header, timeouts, SDK middlewares).
 func New(cfg models.LokiSettings) (*Client, error) {
+	cfg = cfg.WithDefaults()
 	u, err := models.UpstreamURL("loki.url", cfg.URL, "http://loki:3100")
 	if err != nil {
 		return nil, err
 	}
+	if err := models.ValidateSelector(cfg.Selector); err != nil {
+		return nil, fmt.Errorf("%w: loki.selector: %w", models.ErrInvalidSettings, err)
+	}
+	if BuildQueries(cfg.Selector, cfg.TraceFilter, "1") == nil {
+		return nil, fmt.Errorf("%w: loki.traceFilter %q is not one of auto, structured, line", models.ErrInvalidSettings, clip(cfg.TraceFilter, 40))
+	}
+	if cfg.MaxLines < 1 || cfg.MaxTotalLines < 1 || cfg.ParallelQueries < 1 {
+		return nil, fmt.Errorf("%w: loki.maxLines, loki.maxTotalLines and loki.parallelQueries must be at least 1", models.ErrInvalidSettings)
+	}
 	c := &Client{
 		base:     u.String(),
 		host:     u.Host,
-		selector: strings.TrimSpace(cfg.Selector),
+		selector: cfg.Selector,
 		filter:   cfg.TraceFilter,
 		maxLines: cfg.MaxLines,
 		maxTotal: cfg.MaxTotalLines,
 		parallel: cfg.ParallelQueries,
 		timeout:  time.Duration(cfg.Timeout),
-	}
-	if c.selector == "" {
-		c.selector = models.DefaultLokiSelector
-	}
-	if err := models.ValidateSelector(c.selector); err != nil {
-		return nil, fmt.Errorf("%w: loki.selector: %w", models.ErrInvalidSettings, err)
-	}
-	if c.filter == "" {
-		c.filter = models.TraceFilterAuto
-	}
-	if BuildQueries(c.selector, c.filter, "1") == nil {
-		return nil, fmt.Errorf("%w: loki.traceFilter %q is not one of auto, structured, line", models.ErrInvalidSettings, clip(c.filter, 40))
-	}
-	if c.maxLines <= 0 {
-		c.maxLines = models.DefaultLokiMaxLines
-	}
-	if c.maxTotal <= 0 {
-		c.maxTotal = models.DefaultLokiMaxTotal
-	}
-	if c.parallel <= 0 {
-		c.parallel = models.DefaultLokiParallelQueries
 	}
 	hc, err := httpclient.New(upstream.ClientOptions(cfg.HTTPUpstream))
 	if err != nil {

@@ -61,6 +61,7 @@ type Client struct {
 // limit: see upstream.ClientOptions). An unusable URL wraps
 // models.ErrInvalidSettings.
 func New(cfg models.TempoSettings) (*Client, error) {
+	cfg = cfg.WithDefaults() // an unset timeout is models.DefaultUpstreamTimeout, as LoadSettings makes it
 	u, err := models.UpstreamURL("tempo.url", cfg.URL, "http://tempo:3200")
 	if err != nil {
 		return nil, err
