@@ -80,7 +80,7 @@ func newReaderFromSettings(t testing.TB, cfg models.KafkaSettings, opts ...Optio
 			cfg.Topics[i].Hasher = models.HasherSaramaCompat
 		}
 	}
-	r, err := New(cfg, append([]Option{WithRetries(3, 20*time.Millisecond)}, opts...)...)
+	r, err := New(cfg, append([]Option{withRetries(3, 20*time.Millisecond)}, opts...)...)
 	require.NoError(t, err)
 	t.Cleanup(r.Close)
 	return r
