@@ -18,7 +18,7 @@ import (
 	"github.com/traceweave/traceweave/pkg/models"
 )
 
-// testTrace is the trace of the recorded fixtures (shared/fixtures/README.txt).
+// testTrace is the trace of the recorded fixtures (docs/DESIGN.md, "Upstream facts").
 const testTrace = "4bf92f3577b34da6a3ce929d0e0e4736"
 
 // otherTrace is another trace whose records must never be returned.

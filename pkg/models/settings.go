@@ -1,6 +1,8 @@
 // Package models holds the typed datasource settings and query of the public
-// contract (DESIGN.md). Settings are decoded into structs, never read through
-// map type assertions, and validated with messages that name the field.
+// contract (docs/DESIGN.md, "Settings" and "Query model") and owns every
+// default of the settings. Settings are decoded into structs, never read
+// through map type assertions, and validated with messages that name the
+// field.
 package models
 
 import (
@@ -13,8 +15,9 @@ import (
 	"time"
 )
 
-// Defaults of the contract. Exported so the docs, the front end and the
-// tests agree on one value.
+// Defaults of the contract (docs/DESIGN.md, "Settings"). Exported so the
+// clients and the tests agree on one value; the front end's copy
+// (src/defaults.gen.ts) is generated from what LoadSettings applies.
 const (
 	DefaultLokiSelector = `{service_name=~".+"}`
 	DefaultLokiMaxLines = 5000

@@ -1,7 +1,7 @@
 package stack
 
-// The incident panels of issue 13 ("First error", "Where did the time go")
-// read one frame out of the four the timeline query returns. Grafana has no
+// The incident panels of provisioning/dashboards/incident-investigation.json
+// ("First error", "Where did the time go") read one frame out of the four the timeline query returns. Grafana has no
 // dashboard transformation that picks a frame by name, so each panel gets
 // there with field filters, and those depend on a Grafana quirk: when a query
 // returns frames with different names, a field's display name is
