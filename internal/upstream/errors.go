@@ -135,6 +135,16 @@ func (e *Error) ResponseStatus() backend.Status {
 	return backend.StatusInternal
 }
 
+// StatusOf is the HTTP status of the upstream answer err is (or wraps),
+// 0 when err is no such answer.
+func StatusOf(err error) int {
+	var ue *Error
+	if errors.As(err, &ue) {
+		return ue.Status
+	}
+	return 0
+}
+
 // KindOfStatus is the category of a non-2xx HTTP status: ErrAuth for 401
 // and 403, ErrRateLimited for 429, ErrStatus otherwise.
 func KindOfStatus(status int) error {

@@ -50,6 +50,12 @@ func TestErrorClassifies(t *testing.T) {
 	assert.Equal(t, "kafka topic \"a\": broker error", noMessage.Error(), "without Message the cause speaks")
 }
 
+func TestStatusOf(t *testing.T) {
+	assert.Equal(t, 404, StatusOf(fmt.Errorf("v2: %w", &Error{Upstream: Tempo, Kind: ErrStatus, Status: 404})))
+	assert.Equal(t, 0, StatusOf(&Error{Upstream: Loki, Kind: ErrUnreachable}))
+	assert.Equal(t, 0, StatusOf(errors.New("not an upstream answer")))
+}
+
 func TestKindOfStatus(t *testing.T) {
 	assert.Equal(t, ErrAuth, KindOfStatus(401))
 	assert.Equal(t, ErrAuth, KindOfStatus(403))

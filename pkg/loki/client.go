@@ -458,7 +458,7 @@ func (c *Client) readInstant(ctx context.Context, query string, ts int64, limit 
 	for l := limit * 2; l <= limit*maxInstantGrowth; l *= 2 {
 		entries, err := c.page(ctx, query, ts, ts+1, l)
 		col.res.Pages++
-		if statusOf(err) == http.StatusBadRequest {
+		if upstream.StatusOf(err) == http.StatusBadRequest {
 			break // the limit is above what this Loki allows
 		}
 		if err != nil {

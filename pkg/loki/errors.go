@@ -63,12 +63,3 @@ func newStatusError(status int, path string, body []byte) *upstream.Error {
 func badResponse(err error) *upstream.Error {
 	return &upstream.Error{Upstream: upstream.Loki, Kind: upstream.ErrBadResponse, Err: err}
 }
-
-// statusOf is the HTTP status Loki answered when err is such an answer, else 0.
-func statusOf(err error) int {
-	var ue *upstream.Error
-	if errors.As(err, &ue) {
-		return ue.Status
-	}
-	return 0
-}

@@ -107,10 +107,10 @@ func (c *Client) TraceByIDWithExtent(ctx context.Context, traceID string, tr *Ti
 		return nil, err
 	}
 	res, err := c.fetchTrace(ctx, APIv2, tr, onExtent, "api", "v2", "traces", id)
-	if statusOf(err) == http.StatusNotFound {
+	if upstream.StatusOf(err) == http.StatusNotFound {
 		log.DefaultLogger.FromContext(ctx).Debug("Tempo has no v2 trace API, using v1", "host", c.host)
 		res, err = c.fetchTrace(ctx, APIv1, tr, onExtent, "api", "traces", id)
-		if statusOf(err) == http.StatusNotFound {
+		if upstream.StatusOf(err) == http.StatusNotFound {
 			// v1 answers 404 with an empty body for an unknown trace.
 			return nil, &traceNotFoundError{traceID: id}
 		}
@@ -175,7 +175,7 @@ func (c *Client) fetchTrace(ctx context.Context, api string, tr *TimeRange, onEx
 // tenant), or an *upstream.Error with any other status.
 func (c *Client) CheckHealth(ctx context.Context) error {
 	err := c.probe(ctx, "api", "echo")
-	if statusOf(err) == http.StatusNotFound {
+	if upstream.StatusOf(err) == http.StatusNotFound {
 		err = c.probe(ctx, "ready")
 	}
 	return err

@@ -57,13 +57,4 @@ func newStatusError(status int, body []byte) *upstream.Error {
 	return &upstream.Error{Upstream: upstream.Tempo, Kind: upstream.KindOfStatus(status), Status: status, Message: msg}
 }
 
-// statusOf is the HTTP status Tempo answered when err is such an answer, else 0.
-func statusOf(err error) int {
-	var ue *upstream.Error
-	if errors.As(err, &ue) {
-		return ue.Status
-	}
-	return 0
-}
-
 func clipBody(b []byte) string { return safetext.Clip(b, maxErrorBody) }
