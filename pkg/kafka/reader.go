@@ -33,6 +33,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
+	"github.com/traceweave/traceweave/internal/upstream"
 	"github.com/traceweave/traceweave/pkg/models"
 	"github.com/traceweave/traceweave/pkg/timeline"
 )
@@ -42,7 +43,8 @@ import (
 const ClientID = "traceweave"
 
 const (
-	defaultConcurrency = 8
+	// partitionsAtOnce is how many partitions one search reads at once.
+	partitionsAtOnce = 8
 	// Without a known end offset (the end-offset hint failed) a partition's
 	// first fetch is small, because a keyed, well-seeked partition often
 	// needs little, and each further fetch doubles up to the max. With one,
@@ -95,9 +97,10 @@ func (r *Result) Err() error {
 type TopicResult struct {
 	Topic   string
 	Records []timeline.LogRecord
-	// Err is nil, a *TopicError (errors.Is: ErrTopicNotFound,
-	// ErrAuthorization, ErrAuthentication, ErrUnreachable, ErrBroker, or a
-	// context error), or an invalid-trace-ID error (models.ErrInvalidTraceID).
+	// Err is nil, an *upstream.Error around a *TopicError (errors.Is:
+	// ErrTopicNotFound, ErrAuthorization, ErrAuthentication, ErrUnreachable,
+	// ErrBroker, or a context error), or an invalid-trace-ID error
+	// (models.ErrInvalidTraceID).
 	Err error
 	// Skipped counts messages that matched the prefilter but could not be decoded.
 	Skipped int
@@ -127,35 +130,19 @@ type Progress struct {
 type Option func(*options)
 
 type options struct {
-	progress    func(Progress)
-	concurrency int
-	clientOpts  []kgo.Opt
-	attempts    int
-	backoff     time.Duration
+	progress func(Progress)
+	attempts int
+	backoff  time.Duration
 }
 
 // WithProgress calls fn after every fetch and once at the end. Calls are
 // serialised; fn must return quickly.
 func WithProgress(fn func(Progress)) Option { return func(o *options) { o.progress = fn } }
 
-// WithConcurrency sets how many partitions are read at once (default 8).
-func WithConcurrency(n int) Option {
-	return func(o *options) {
-		if n > 0 {
-			o.concurrency = n
-		}
-	}
-}
-
-// WithClientOptions appends kgo options to the client's (after Traceweave's,
-// so they win): tuning timeouts, a logger, hooks.
-func WithClientOptions(opts ...kgo.Opt) Option {
-	return func(o *options) { o.clientOpts = append(o.clientOpts, opts...) }
-}
-
-// WithRetries sets how often a failing fetch or offset request is tried
-// (attempts ≥ 1) and the first backoff, doubled after each failure.
-func WithRetries(attempts int, backoff time.Duration) Option {
+// withRetries sets how often a failing fetch or offset request is tried
+// (attempts ≥ 1) and the first backoff, doubled after each failure. Only
+// tests change them: the defaults are the product's.
+func withRetries(attempts int, backoff time.Duration) Option {
 	return func(o *options) {
 		if attempts > 0 {
 			o.attempts = attempts
@@ -186,18 +173,16 @@ type Reader struct {
 // cfg; retries are bounded so a dead broker fails a search instead of
 // hanging it.
 func New(cfg models.KafkaSettings, opts ...Option) (*Reader, error) {
-	o := options{concurrency: defaultConcurrency, attempts: defaultAttempts, backoff: defaultBackoff}
+	o := options{attempts: defaultAttempts, backoff: defaultBackoff}
 	for _, opt := range opts {
 		opt(&o)
 	}
+	cfg = cfg.WithDefaults() // unset caps and topic encodings: the rule LoadSettings applies
 	if len(cfg.Brokers) == 0 {
 		return nil, fmt.Errorf("%w: kafka.brokers: no broker configured", models.ErrInvalidSettings)
 	}
-	if cfg.MaxRecords <= 0 {
-		cfg.MaxRecords = models.DefaultKafkaMaxRecords
-	}
-	if cfg.MaxBytes <= 0 {
-		cfg.MaxBytes = models.DefaultKafkaMaxBytes
+	if cfg.MaxRecords < 0 || cfg.MaxBytes < 0 {
+		return nil, fmt.Errorf("%w: kafka.maxRecords and kafka.maxBytes must not be negative", models.ErrInvalidSettings)
 	}
 	kopts := []kgo.Opt{
 		kgo.SeedBrokers(cfg.Brokers...),
@@ -228,7 +213,6 @@ func New(cfg models.KafkaSettings, opts ...Option) (*Reader, error) {
 	if cfg.SASL.Mechanism != "" {
 		kopts = append(kopts, kgo.WithHooks(saslHook{r}))
 	}
-	kopts = append(kopts, o.clientOpts...)
 	cl, err := kgo.NewClient(kopts...)
 	if err != nil {
 		return nil, fmt.Errorf("%w: kafka: %v", models.ErrInvalidSettings, err)
@@ -592,7 +576,7 @@ func (s *search) run(ctx context.Context, runs []*topicRun) {
 	}
 	ch := make(chan *partitionTask)
 	var wg sync.WaitGroup
-	for i := 0; i < min(s.r.opts.concurrency, len(order)); i++ {
+	for i := 0; i < min(partitionsAtOnce, len(order)); i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -816,7 +800,7 @@ func (pr *partitionReader) retry(ctx context.Context, err error) bool {
 	// Equal jitter (half the backoff fixed, half random): partitions that
 	// failed together, because one dropped connection carried all their
 	// fetches, do not retry in lockstep and fail together again.
-	if models.Sleep(ctx, pr.backoff/2+rand.N(pr.backoff/2+1)) != nil {
+	if upstream.Sleep(ctx, pr.backoff/2+rand.N(pr.backoff/2+1)) != nil {
 		return false
 	}
 	pr.backoff *= 2

@@ -22,7 +22,7 @@ import (
 	"github.com/traceweave/traceweave/pkg/timeline"
 )
 
-// encodingTopics is one topic per encoding, configured as in DESIGN.md.
+// encodingTopics is one topic per encoding, configured as docs/DESIGN.md ("Settings") describes.
 var encodingTopics = []models.KafkaTopic{
 	{Name: "otlp_logs", Encoding: models.EncodingOTLPProto, KeyedByTraceID: true, Hasher: models.HasherSaramaCompat},
 	{Name: "otlp_json", Encoding: models.EncodingOTLPJSON},

@@ -22,6 +22,7 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/backend/httpclient"
 
 	"github.com/traceweave/traceweave/internal/safetext"
+	"github.com/traceweave/traceweave/internal/upstream"
 	"github.com/traceweave/traceweave/pkg/models"
 	"github.com/traceweave/traceweave/pkg/timeline"
 )
@@ -80,46 +81,36 @@ type Result struct {
 	Notices []string
 }
 
-// New builds a client from the Loki settings. Zero limits, selector and
-// filter get the models defaults; the HTTP client comes from
-// cfg.ClientOptions (auth, tenant header, timeouts, SDK middlewares).
+// New builds a client from the Loki settings. Unset fields get the models
+// defaults (models.LokiSettings.WithDefaults, the rule LoadSettings
+// applies); the HTTP client comes from upstream.ClientOptions (auth, tenant
+// header, timeouts, SDK middlewares).
 func New(cfg models.LokiSettings) (*Client, error) {
+	cfg = cfg.WithDefaults()
 	u, err := models.UpstreamURL("loki.url", cfg.URL, "http://loki:3100")
 	if err != nil {
 		return nil, err
 	}
+	if err := models.ValidateSelector(cfg.Selector); err != nil {
+		return nil, fmt.Errorf("%w: loki.selector: %w", models.ErrInvalidSettings, err)
+	}
+	if BuildQueries(cfg.Selector, cfg.TraceFilter, "1") == nil {
+		return nil, fmt.Errorf("%w: loki.traceFilter %q is not one of auto, structured, line", models.ErrInvalidSettings, clip(cfg.TraceFilter, 40))
+	}
+	if cfg.MaxLines < 1 || cfg.MaxTotalLines < 1 || cfg.ParallelQueries < 1 {
+		return nil, fmt.Errorf("%w: loki.maxLines, loki.maxTotalLines and loki.parallelQueries must be at least 1", models.ErrInvalidSettings)
+	}
 	c := &Client{
 		base:     u.String(),
 		host:     u.Host,
-		selector: strings.TrimSpace(cfg.Selector),
+		selector: cfg.Selector,
 		filter:   cfg.TraceFilter,
 		maxLines: cfg.MaxLines,
 		maxTotal: cfg.MaxTotalLines,
 		parallel: cfg.ParallelQueries,
 		timeout:  time.Duration(cfg.Timeout),
 	}
-	if c.selector == "" {
-		c.selector = models.DefaultLokiSelector
-	}
-	if err := models.ValidateSelector(c.selector); err != nil {
-		return nil, fmt.Errorf("%w: loki.selector: %w", models.ErrInvalidSettings, err)
-	}
-	if c.filter == "" {
-		c.filter = models.TraceFilterAuto
-	}
-	if BuildQueries(c.selector, c.filter, "1") == nil {
-		return nil, fmt.Errorf("%w: loki.traceFilter %q is not one of auto, structured, line", models.ErrInvalidSettings, clip(c.filter, 40))
-	}
-	if c.maxLines <= 0 {
-		c.maxLines = models.DefaultLokiMaxLines
-	}
-	if c.maxTotal <= 0 {
-		c.maxTotal = models.DefaultLokiMaxTotal
-	}
-	if c.parallel <= 0 {
-		c.parallel = models.DefaultLokiParallelQueries
-	}
-	hc, err := httpclient.New(cfg.ClientOptions())
+	hc, err := httpclient.New(upstream.ClientOptions(cfg.HTTPUpstream))
 	if err != nil {
 		return nil, fmt.Errorf("loki: building the HTTP client: %w", err)
 	}
@@ -467,8 +458,7 @@ func (c *Client) readInstant(ctx context.Context, query string, ts int64, limit 
 	for l := limit * 2; l <= limit*maxInstantGrowth; l *= 2 {
 		entries, err := c.page(ctx, query, ts, ts+1, l)
 		col.res.Pages++
-		var ue *UpstreamError
-		if errors.As(err, &ue) && ue.Status == http.StatusBadRequest {
+		if upstream.StatusOf(err) == http.StatusBadRequest {
 			break // the limit is above what this Loki allows
 		}
 		if err != nil {
@@ -516,7 +506,7 @@ func (c *Client) page(ctx context.Context, query string, start, end int64, limit
 	// A login page or proxy error with status 200 is not a Loki answer: say
 	// what came back instead of a JSON parser's complaint about it.
 	if ct := resp.Header.Get("Content-Type"); ct != "" && !strings.Contains(ct, "json") {
-		return nil, fmt.Errorf("%w: loki at %s answered %s, not JSON; is loki.url a Loki?", ErrBadResponse, c.host, safetext.Clip([]byte(ct), 100))
+		return nil, badResponse(fmt.Errorf("%w: loki at %s answered %s, not JSON; is loki.url a Loki?", ErrBadResponse, c.host, safetext.Clip([]byte(ct), 100)))
 	}
 	entries, err := decodeResponse(resp.Body)
 	if err != nil {
@@ -525,7 +515,7 @@ func (c *Client) page(ctx context.Context, query string, start, end int64, limit
 		}
 		// The parser quotes raw body bytes: keep them printable and short.
 		detail := strings.TrimPrefix(err.Error(), ErrBadResponse.Error()+": ")
-		return nil, fmt.Errorf("%w: %s", ErrBadResponse, safetext.Clip([]byte(detail), 200))
+		return nil, badResponse(fmt.Errorf("%w: %s", ErrBadResponse, safetext.Clip([]byte(detail), 200)))
 	}
 	return sortByTime(entries), nil
 }
@@ -565,7 +555,7 @@ func sortByTime(entries []entry) []entry {
 // (Loki is up and its ring is ready), then a labels request over the last
 // five minutes, which goes through the same auth and tenant as queries. The
 // error says what is wrong: unreachable (ErrUnreachable), credentials
-// (ErrAuth), or Loki's status and text (*UpstreamError).
+// (ErrAuth), or Loki's status and text (*upstream.Error).
 func (c *Client) CheckHealth(ctx context.Context) error {
 	resp, err := c.get(ctx, pathReady, nil, nil)
 	if err != nil {
@@ -585,14 +575,14 @@ func (c *Client) CheckHealth(ctx context.Context) error {
 		Status string `json:"status"`
 	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&body); err != nil || body.Status != "success" {
-		return fmt.Errorf("%w: %s did not return a successful JSON answer; is %s a Loki?", ErrBadResponse, pathLabels, c.host)
+		return badResponse(fmt.Errorf("%w: %s did not return a successful JSON answer; is %s a Loki?", ErrBadResponse, pathLabels, c.host))
 	}
 	return nil
 }
 
 // get sends a GET and returns a 2xx response; the caller closes its body.
-// Other statuses become *UpstreamError with Loki's text, transport failures
-// *UnreachableError.
+// Other statuses become an *upstream.Error with the status and Loki's text,
+// transport failures one of kind ErrUnreachable, ErrTimeout or ErrCanceled.
 func (c *Client) get(ctx context.Context, path string, q url.Values, h http.Header) (*http.Response, error) {
 	u := c.base + path
 	if len(q) > 0 {
@@ -616,16 +606,16 @@ func (c *Client) get(ctx context.Context, path string, q url.Values, h http.Head
 		}
 		// A busy Loki (429: too many outstanding requests, 503) may say
 		// when to come back: a short wait is worth one more try.
-		if wait, ok := models.RetrySoon(resp, time.Now()); ok && !retried {
+		if wait, ok := upstream.RetrySoon(resp, time.Now()); ok && !retried {
 			closeBody(resp.Body)
-			if err := models.Sleep(ctx, wait); err != nil {
+			if err := upstream.Sleep(ctx, wait); err != nil {
 				return nil, c.transportError(ctx, err)
 			}
 			continue
 		}
 		defer closeBody(resp.Body)
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-		return nil, &UpstreamError{Status: resp.StatusCode, Body: safetext.Clip(b, 512), Path: path}
+		return nil, newStatusError(resp.StatusCode, path, b)
 	}
 }
 
@@ -638,8 +628,9 @@ func (c *Client) transportError(ctx context.Context, err error) error {
 		// url.Error's text repeats the URL with its query; the cause is enough.
 		err = ue.Err
 	}
-	if errors.Is(ctx.Err(), context.Canceled) {
-		return fmt.Errorf("request to loki at %s cancelled: %w", c.host, ctx.Err())
+	if ctxErr := ctx.Err(); errors.Is(ctxErr, context.Canceled) {
+		return &upstream.Error{Upstream: upstream.Loki, Kind: upstream.ErrCanceled,
+			Message: fmt.Sprintf("request to loki at %s cancelled: %v", c.host, ctxErr), Err: ctxErr}
 	}
 	var nerr net.Error
 	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &nerr) && nerr.Timeout()) {
@@ -647,9 +638,13 @@ func (c *Client) transportError(ctx context.Context, err error) error {
 		if c.timeout > 0 {
 			within = c.timeout.String() + " (loki.timeout)"
 		}
-		return &TimeoutError{Host: c.host, Within: within, Err: err}
+		// The cause is left out of the text: whether the HTTP client or the
+		// context noticed first is noise.
+		return &upstream.Error{Upstream: upstream.Loki, Kind: upstream.ErrTimeout,
+			Message: fmt.Sprintf("loki at %s did not answer within %s", c.host, within), Err: err}
 	}
-	return &UnreachableError{Host: c.host, Err: err}
+	return &upstream.Error{Upstream: upstream.Loki, Kind: ErrUnreachable,
+		Message: fmt.Sprintf("loki at %s is unreachable: %v", c.host, err), Err: err}
 }
 
 // closeBody drains a little of what is left (so the connection can be

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/traceweave/traceweave/internal/upstream"
 	"github.com/traceweave/traceweave/pkg/models"
 	"github.com/traceweave/traceweave/pkg/timeline"
 )
@@ -233,10 +234,11 @@ func TestUpstreamErrors(t *testing.T) {
 			defer srv.Close()
 			c := newTestClient(t, srv.URL, nil)
 			_, err := c.Query(context.Background(), fixtureTraceID, fixtureStart, fixtureEnd)
-			var ue *UpstreamError
+			var ue *upstream.Error
 			require.ErrorAs(t, err, &ue)
 			assert.Equal(t, tc.status, ue.Status)
-			assert.Equal(t, strings.TrimSpace(string(tc.body)), ue.Body)
+			assert.Equal(t, upstream.Loki, ue.Upstream)
+			assert.True(t, strings.HasSuffix(err.Error(), ": "+strings.TrimSpace(string(tc.body))), "Loki's own text, clipped, ends the message")
 			assert.Contains(t, err.Error(), tc.want)
 			assert.Contains(t, err.Error(), pathQueryRange)
 			assert.NotContains(t, err.Error(), testPassword)
@@ -263,6 +265,7 @@ func TestBadResponses(t *testing.T) {
 			c := newTestClient(t, srv.URL, nil)
 			_, err := c.Query(context.Background(), fixtureTraceID, fixtureStart, fixtureEnd)
 			assert.ErrorIs(t, err, ErrBadResponse)
+			assert.ErrorIs(t, err, upstream.ErrBadResponse)
 		})
 	}
 }
@@ -274,9 +277,9 @@ func TestUnreachable(t *testing.T) {
 	c := newTestClient(t, "http://"+addr, nil)
 	_, err := c.Query(context.Background(), fixtureTraceID, fixtureStart, fixtureEnd)
 	require.ErrorIs(t, err, ErrUnreachable)
-	var ue *UnreachableError
+	var ue *upstream.Error
 	require.ErrorAs(t, err, &ue)
-	assert.Equal(t, addr, ue.Host)
+	assert.Equal(t, upstream.Loki, ue.Upstream)
 	assert.Contains(t, err.Error(), "loki at "+addr)
 	assert.NotContains(t, err.Error(), testPassword)
 	assert.NotContains(t, err.Error(), "query=", "the URL's query stays out of the message")
@@ -295,6 +298,8 @@ func TestContextDeadline(t *testing.T) {
 	defer cancel()
 	_, err := c.Query(ctx, fixtureTraceID, fixtureStart, fixtureEnd)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.ErrorIs(t, err, upstream.ErrTimeout)
+	assert.NotErrorIs(t, err, ErrUnreachable, "a slow Loki is not a down one")
 }
 
 func TestCheckHealth(t *testing.T) {
@@ -381,7 +386,7 @@ func TestCheckHealthFailures(t *testing.T) {
 
 // TestErrorsClassify checks the categories survive wrapping.
 func TestErrorsClassify(t *testing.T) {
-	err := fmt.Errorf("wrapped: %w", &UpstreamError{Status: 429})
+	err := fmt.Errorf("wrapped: %w", newStatusError(429, pathQueryRange, nil))
 	assert.True(t, errors.Is(err, ErrRateLimited))
 	assert.False(t, errors.Is(err, ErrAuth))
 }

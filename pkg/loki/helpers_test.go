@@ -18,7 +18,7 @@ import (
 	"github.com/traceweave/traceweave/pkg/models"
 )
 
-// Values of the recorded fixtures (testdata/, copied from shared/fixtures).
+// Values of the recorded fixtures (testdata/: real Loki 3.7.6 answers, docs/DESIGN.md "Upstream facts").
 const (
 	fixtureTraceID = "4bf92f3577b34da6a3ce929d0e0e4736"
 	fixtureStart   = int64(1795706550000000000)

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/traceweave/traceweave/internal/upstream"
 	"github.com/traceweave/traceweave/pkg/models"
 	"github.com/traceweave/traceweave/pkg/timeline"
 )
@@ -213,7 +214,7 @@ func TestErrorMidwayKeepsEarlierPages(t *testing.T) {
 			s.ParallelQueries = parallel
 		})
 		res, err := c.Query(context.Background(), fixtureTraceID, pageBase, pageBase+int64(len(lines))*1000)
-		var ue *UpstreamError
+		var ue *upstream.Error
 		require.ErrorAs(t, err, &ue)
 		assert.Equal(t, 502, ue.Status)
 		require.NotNil(t, res)

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/traceweave/traceweave/internal/upstream"
 	"github.com/traceweave/traceweave/pkg/models"
 )
 
@@ -242,7 +243,7 @@ func TestParallelSlotFailureKeepsTheLinesBefore(t *testing.T) {
 		s.ParallelQueries = 4
 	})
 	res, err := c.Query(context.Background(), fixtureTraceID, pageBase, pageBase+int64(len(lines))*1000)
-	var ue *UpstreamError
+	var ue *upstream.Error
 	require.ErrorAs(t, err, &ue)
 	assert.Equal(t, 502, ue.Status)
 	require.NotNil(t, res)

@@ -17,7 +17,7 @@ const lineMatchLabel = "log_line_contains_trace_id"
 // trace under selector, for a trace filter mode of models.TraceFilter*:
 //
 //   - structured: `<selector> | trace_id="<id>"`, the structured metadata
-//     OTLP ingestion writes (DESIGN.md);
+//     OTLP ingestion writes (docs/DESIGN.md, "Upstream facts");
 //   - line: `<selector> |= "<id>"`, for lines that carry the ID only in their
 //     text (push API, files);
 //   - auto: either. LogQL cannot `or` a line filter with a label filter, so

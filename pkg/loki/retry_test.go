@@ -10,11 +10,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/traceweave/traceweave/internal/upstream"
 	"github.com/traceweave/traceweave/internal/upstreamtest"
 )
 
 // TestRetryAfter: a busy Loki (429 or 503) that asks to come back within
-// models.MaxRetryAfter is asked once more; a longer wait, or a second
+// upstream.MaxRetryAfter is asked once more; a longer wait, or a second
 // refusal, is reported as the refusal.
 func TestRetryAfter(t *testing.T) {
 	ok := categorizedResponse([]fakeLine{{stream: map[string]string{"service_name": "api"}, ts: 1_000, line: "GET /x trace_id=" + fixtureTraceID}})
@@ -52,7 +53,7 @@ func TestRetryAfter(t *testing.T) {
 				return
 			}
 			if tc.wantErr == errStatus500 {
-				var ue *UpstreamError
+				var ue *upstream.Error
 				require.ErrorAs(t, err, &ue)
 				assert.Equal(t, http.StatusInternalServerError, ue.Status)
 				return
@@ -63,7 +64,7 @@ func TestRetryAfter(t *testing.T) {
 }
 
 // errStatus500 marks the case expecting the 500 itself.
-var errStatus500 = &UpstreamError{Status: http.StatusInternalServerError}
+var errStatus500 = newStatusError(http.StatusInternalServerError, pathQueryRange, nil)
 
 func TestRetryAfterStopsWithTheQuery(t *testing.T) {
 	// Always busy, asking to come back in 2s.

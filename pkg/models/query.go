@@ -21,7 +21,7 @@ const (
 // AllSources lists the sources in the order results are merged.
 var AllSources = []string{SourceTempo, SourceLoki, SourceKafka}
 
-// Query is the JSON of a panel target (see DESIGN.md, "Query model").
+// Query is the JSON of a panel target (docs/DESIGN.md, "Query model").
 type Query struct {
 	RefID     string   `json:"refId"`
 	QueryType string   `json:"queryType"`

@@ -1,6 +1,8 @@
 // Package models holds the typed datasource settings and query of the public
-// contract (DESIGN.md). Settings are decoded into structs, never read through
-// map type assertions, and validated with messages that name the field.
+// contract (docs/DESIGN.md, "Settings" and "Query model") and owns every
+// default of the settings. Settings are decoded into structs, never read
+// through map type assertions, and validated with messages that name the
+// field.
 package models
 
 import (
@@ -8,12 +10,14 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
 
-// Defaults of the contract. Exported so the docs, the front end and the
-// tests agree on one value.
+// Defaults of the contract (docs/DESIGN.md, "Settings"). Exported so the
+// clients and the tests agree on one value; the front end's copy
+// (src/defaults.gen.ts) is generated from what LoadSettings applies.
 const (
 	DefaultLokiSelector = `{service_name=~".+"}`
 	DefaultLokiMaxLines = 5000
@@ -287,46 +291,79 @@ func describeJSONError(err error) string {
 	return err.Error()
 }
 
+// applyDefaults gives every unset setting its default. The defaults live
+// here and in the constants above only: the clients apply the same methods
+// to settings that did not come through LoadSettings, and the front end's
+// copy (src/defaults.gen.ts) is generated from what this applies.
 func (s *Settings) applyDefaults() {
-	s.Tempo.URL = strings.TrimRight(strings.TrimSpace(s.Tempo.URL), "/")
-	s.Loki.URL = strings.TrimRight(strings.TrimSpace(s.Loki.URL), "/")
-	if s.Tempo.Timeout == 0 {
-		s.Tempo.Timeout = Duration(DefaultUpstreamTimeout)
+	s.Tempo = s.Tempo.WithDefaults()
+	s.Loki = s.Loki.WithDefaults()
+	s.Kafka = s.Kafka.WithDefaults()
+	s.Window = s.Window.WithDefaults()
+	if len(s.Tiers) == 0 {
+		s.Tiers = DefaultTierRules()
 	}
-	if s.Loki.Timeout == 0 {
-		s.Loki.Timeout = Duration(DefaultUpstreamTimeout)
+	s.applyPanelDefaults()
+}
+
+// withDefaults trims the URL and gives an unset timeout its default.
+func (h HTTPUpstream) withDefaults() HTTPUpstream {
+	h.URL = strings.TrimRight(strings.TrimSpace(h.URL), "/")
+	if h.Timeout == 0 {
+		h.Timeout = Duration(DefaultUpstreamTimeout)
 	}
-	if s.Kafka.Timeout == 0 {
-		s.Kafka.Timeout = Duration(DefaultUpstreamTimeout)
+	return h
+}
+
+// WithDefaults returns t with its unset (zero) fields at their defaults.
+func (t TempoSettings) WithDefaults() TempoSettings {
+	t.HTTPUpstream = t.HTTPUpstream.withDefaults()
+	if t.MaxSpans == 0 {
+		t.MaxSpans = DefaultTempoMaxSpans
 	}
-	if s.Tempo.MaxSpans == 0 {
-		s.Tempo.MaxSpans = DefaultTempoMaxSpans
+	return t
+}
+
+// WithDefaults returns l with its unset (zero) fields at their defaults and
+// the selector trimmed.
+func (l LokiSettings) WithDefaults() LokiSettings {
+	l.HTTPUpstream = l.HTTPUpstream.withDefaults()
+	l.Selector = strings.TrimSpace(l.Selector)
+	if l.Selector == "" {
+		l.Selector = DefaultLokiSelector
 	}
-	if strings.TrimSpace(s.Loki.Selector) == "" {
-		s.Loki.Selector = DefaultLokiSelector
+	if l.TraceFilter == "" {
+		l.TraceFilter = TraceFilterAuto
 	}
-	s.Loki.Selector = strings.TrimSpace(s.Loki.Selector)
-	if s.Loki.TraceFilter == "" {
-		s.Loki.TraceFilter = TraceFilterAuto
+	if l.MaxLines == 0 {
+		l.MaxLines = DefaultLokiMaxLines
 	}
-	if s.Loki.MaxLines == 0 {
-		s.Loki.MaxLines = DefaultLokiMaxLines
+	if l.MaxTotalLines == 0 {
+		l.MaxTotalLines = DefaultLokiMaxTotal
 	}
-	if s.Loki.MaxTotalLines == 0 {
-		s.Loki.MaxTotalLines = DefaultLokiMaxTotal
+	if l.ParallelQueries == 0 {
+		l.ParallelQueries = DefaultLokiParallelQueries
 	}
-	if s.Loki.ParallelQueries == 0 {
-		s.Loki.ParallelQueries = DefaultLokiParallelQueries
+	return l
+}
+
+// WithDefaults returns k with its unset (zero) fields at their defaults,
+// blank brokers dropped and topic names trimmed. The topics are copied, so
+// k's own slice is left as it was.
+func (k KafkaSettings) WithDefaults() KafkaSettings {
+	if k.Timeout == 0 {
+		k.Timeout = Duration(DefaultUpstreamTimeout)
 	}
 	var brokers []string
-	for _, b := range s.Kafka.Brokers {
+	for _, b := range k.Brokers {
 		if b = strings.TrimSpace(b); b != "" {
 			brokers = append(brokers, b)
 		}
 	}
-	s.Kafka.Brokers = brokers
-	for i := range s.Kafka.Topics {
-		t := &s.Kafka.Topics[i]
+	k.Brokers = brokers
+	k.Topics = slices.Clone(k.Topics)
+	for i := range k.Topics {
+		t := &k.Topics[i]
 		t.Name = strings.TrimSpace(t.Name)
 		if t.Hasher == "" {
 			t.Hasher = HasherSaramaCompat
@@ -335,22 +372,24 @@ func (s *Settings) applyDefaults() {
 			t.Encoding = EncodingOTLPProto
 		}
 	}
-	if s.Kafka.MaxRecords == 0 {
-		s.Kafka.MaxRecords = DefaultKafkaMaxRecords
+	if k.MaxRecords == 0 {
+		k.MaxRecords = DefaultKafkaMaxRecords
 	}
-	if s.Kafka.MaxBytes == 0 {
-		s.Kafka.MaxBytes = DefaultKafkaMaxBytes
+	if k.MaxBytes == 0 {
+		k.MaxBytes = DefaultKafkaMaxBytes
 	}
-	if s.Window.Before == 0 {
-		s.Window.Before = Duration(DefaultWindowBefore)
+	return k
+}
+
+// WithDefaults returns w with an unset (zero) padding at its default.
+func (w WindowSettings) WithDefaults() WindowSettings {
+	if w.Before == 0 {
+		w.Before = Duration(DefaultWindowBefore)
 	}
-	if s.Window.After == 0 {
-		s.Window.After = Duration(DefaultWindowAfter)
+	if w.After == 0 {
+		w.After = Duration(DefaultWindowAfter)
 	}
-	if len(s.Tiers) == 0 {
-		s.Tiers = DefaultTierRules()
-	}
-	s.applyPanelDefaults()
+	return w
 }
 
 var (

@@ -2,9 +2,7 @@ package plugin
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"sync"
 	"time"
 
@@ -15,10 +13,7 @@ import (
 
 	"github.com/traceweave/traceweave/pkg/engine"
 	"github.com/traceweave/traceweave/pkg/frames"
-	"github.com/traceweave/traceweave/pkg/kafka"
-	"github.com/traceweave/traceweave/pkg/loki"
 	"github.com/traceweave/traceweave/pkg/models"
-	"github.com/traceweave/traceweave/pkg/tempo"
 	"github.com/traceweave/traceweave/pkg/timeline"
 )
 
@@ -134,35 +129,4 @@ func buildFrames(m *timeline.Model, names []string, opts frames.Options, notices
 		}
 	}
 	return fs
-}
-
-// errorResponse maps an engine error to a per-RefID response with a status
-// and error source chosen by error type, never by message text.
-func errorResponse(err error) backend.DataResponse {
-	status := backend.StatusInternal
-	source := backend.ErrorSourcePlugin
-	var (
-		tempoErr *tempo.UpstreamError
-		lokiErr  *loki.UpstreamError
-		netErr   net.Error
-	)
-	switch {
-	case errors.Is(err, context.DeadlineExceeded):
-		status, source = backend.StatusTimeout, backend.ErrorSourceDownstream
-	case errors.Is(err, context.Canceled):
-		status, source = backend.Status(499), backend.ErrorSourceDownstream
-	case errors.Is(err, engine.ErrNoSource):
-		status, source = backend.StatusBadRequest, backend.ErrorSourceDownstream
-	case errors.Is(err, tempo.ErrTraceNotFound):
-		status, source = backend.StatusNotFound, backend.ErrorSourceDownstream
-	case errors.As(err, &tempoErr):
-		status, source = backend.Status(tempoErr.Status), backend.ErrorSourceFromHTTPStatus(tempoErr.Status)
-	case errors.As(err, &lokiErr):
-		status, source = backend.Status(lokiErr.Status), backend.ErrorSourceFromHTTPStatus(lokiErr.Status)
-	case errors.Is(err, kafka.ErrTopicNotFound), errors.Is(err, kafka.ErrAuthorization):
-		status, source = backend.StatusBadRequest, backend.ErrorSourceDownstream
-	case errors.As(err, &netErr), backend.IsDownstreamHTTPError(err):
-		status, source = backend.StatusBadGateway, backend.ErrorSourceDownstream
-	}
-	return backend.ErrDataResponseWithSource(status, source, err.Error())
 }

@@ -1,7 +1,8 @@
 // Package plugin is the Grafana side of Traceweave: the datasource instance
 // (one per configured datasource), its QueryData and CheckHealth handlers,
-// and the orchestration that asks Tempo, Loki and Kafka and merges the
-// answers.
+// and the mapping of errors to per-RefID statuses (errors.go). The query
+// flow itself, asking Tempo, Loki and Kafka and merging the answers, is
+// pkg/engine, which the CLI shares.
 package plugin
 
 import (

@@ -23,13 +23,10 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/backend/httpclient"
 	"github.com/grafana/grafana-plugin-sdk-go/backend/log"
 
+	"github.com/traceweave/traceweave/internal/upstream"
 	"github.com/traceweave/traceweave/pkg/models"
 	"github.com/traceweave/traceweave/pkg/timeline"
 )
-
-// ErrAuth marks a health check that Tempo (or a proxy in front of it)
-// answered 401 or 403: the credentials or tenant are wrong, not the URL.
-var ErrAuth = errors.New("tempo rejected the credentials")
 
 const acceptProtobuf = "application/protobuf"
 
@@ -61,9 +58,10 @@ type Client struct {
 
 // New builds a Client whose *http.Client comes from the SDK (timeouts, basic
 // auth or bearer token, X-Scope-OrgID, TLS, tracing, metrics, response size
-// limit: see models.HTTPUpstream.ClientOptions). An unusable URL wraps
+// limit: see upstream.ClientOptions). An unusable URL wraps
 // models.ErrInvalidSettings.
 func New(cfg models.TempoSettings) (*Client, error) {
+	cfg = cfg.WithDefaults() // an unset timeout is models.DefaultUpstreamTimeout, as LoadSettings makes it
 	u, err := models.UpstreamURL("tempo.url", cfg.URL, "http://tempo:3200")
 	if err != nil {
 		return nil, err
@@ -71,7 +69,7 @@ func New(cfg models.TempoSettings) (*Client, error) {
 	if u.Path == "" {
 		u.Path = "/" // so JoinPath yields absolute paths ("/ready", not "ready")
 	}
-	opts := cfg.ClientOptions()
+	opts := upstream.ClientOptions(cfg.HTTPUpstream)
 	hc, err := httpclient.New(opts)
 	if err != nil {
 		return nil, fmt.Errorf("creating the Tempo HTTP client: %w", err)
@@ -91,8 +89,8 @@ func (c *Client) Close() { c.http.CloseIdleConnections() }
 // NormalizeTraceID accepts is tolerated). tr, when non-nil, is sent as
 // start/end. It asks v2 first and falls back to v1 when v2 answers 404 (Tempo
 // before 2.6). An unknown trace is ErrTraceNotFound; a non-2xx answer is an
-// *UpstreamError; no answer is ErrUnreachable or ErrTimeout; an unreadable
-// body is ErrDecode.
+// *upstream.Error with the status; no answer is ErrUnreachable or
+// ErrTimeout; an unreadable body is ErrDecode (and upstream.ErrBadResponse).
 func (c *Client) TraceByID(ctx context.Context, traceID string, tr *TimeRange) (*Result, error) {
 	return c.TraceByIDWithExtent(ctx, traceID, tr, nil)
 }
@@ -109,11 +107,10 @@ func (c *Client) TraceByIDWithExtent(ctx context.Context, traceID string, tr *Ti
 		return nil, err
 	}
 	res, err := c.fetchTrace(ctx, APIv2, tr, onExtent, "api", "v2", "traces", id)
-	var ue *UpstreamError
-	if errors.As(err, &ue) && ue.Status == http.StatusNotFound {
+	if upstream.StatusOf(err) == http.StatusNotFound {
 		log.DefaultLogger.FromContext(ctx).Debug("Tempo has no v2 trace API, using v1", "host", c.host)
 		res, err = c.fetchTrace(ctx, APIv1, tr, onExtent, "api", "traces", id)
-		if errors.As(err, &ue) && ue.Status == http.StatusNotFound {
+		if upstream.StatusOf(err) == http.StatusNotFound {
 			// v1 answers 404 with an empty body for an unknown trace.
 			return nil, &traceNotFoundError{traceID: id}
 		}
@@ -146,11 +143,17 @@ func (c *Client) fetchTrace(ctx context.Context, api string, tr *TimeRange, onEx
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, readUpstreamError(resp)
+		return nil, readStatusError(resp)
 	}
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return nil, c.transportError(ctx, "reading the answer from", err)
+		err := c.transportError(ctx, "reading the answer from", err)
+		if err.Kind == ErrUnreachable {
+			// Tempo answered, but the body broke off: an unreadable
+			// answer, as Loki's cut bodies are (docs/FAULTS.md).
+			err.Kind = upstream.ErrBadResponse
+		}
+		return nil, err
 	}
 	contentType := resp.Header.Get("Content-Type")
 	if onExtent != nil {
@@ -158,18 +161,21 @@ func (c *Client) fetchTrace(ctx context.Context, api string, tr *TimeRange, onEx
 			onExtent(x)
 		}
 	}
-	return Decode(api, contentType, body)
+	res, err := Decode(api, contentType, body)
+	if errors.Is(err, ErrDecode) {
+		return nil, &upstream.Error{Upstream: upstream.Tempo, Kind: upstream.ErrBadResponse, Err: err}
+	}
+	return res, err
 }
 
 // CheckHealth asks Tempo's /api/echo (the endpoint Grafana's own Tempo
 // datasource checks), with the configured auth and tenant; when a proxy or
 // an old Tempo has no /api/echo (404) it asks /ready. The error says what is
 // wrong: ErrUnreachable/ErrTimeout (host), ErrAuth (401/403, credentials or
-// tenant), or an *UpstreamError for any other status.
+// tenant), or an *upstream.Error with any other status.
 func (c *Client) CheckHealth(ctx context.Context) error {
 	err := c.probe(ctx, "api", "echo")
-	var ue *UpstreamError
-	if errors.As(err, &ue) && ue.Status == http.StatusNotFound {
+	if upstream.StatusOf(err) == http.StatusNotFound {
 		err = c.probe(ctx, "ready")
 	}
 	return err
@@ -186,18 +192,12 @@ func (c *Client) probe(ctx context.Context, path ...string) error {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
 		return nil
 	}
-	ue := readUpstreamError(resp)
-	if ue.Status == http.StatusUnauthorized || ue.Status == http.StatusForbidden {
-		return &requestError{
-			kind:  ErrAuth,
-			msg:   fmt.Sprintf("Tempo at %s refused access (%d %s): check the basic auth user and password, the bearer token or the tenant", c.host, ue.Status, http.StatusText(ue.Status)),
-			cause: ue,
-		}
+	ue := readStatusError(resp)
+	msg := fmt.Sprintf("Tempo at %s is not healthy: GET %s", c.host, u.EscapedPath())
+	if ue.Kind == ErrAuth {
+		msg = fmt.Sprintf("Tempo at %s refused access (%d %s): check the basic auth user and password, the bearer token or the tenant", c.host, ue.Status, http.StatusText(ue.Status))
 	}
-	return &requestError{
-		msg:   fmt.Sprintf("Tempo at %s is not healthy: GET %s", c.host, u.EscapedPath()),
-		cause: ue,
-	}
+	return &upstream.Error{Upstream: upstream.Tempo, Kind: ue.Kind, Status: ue.Status, Message: msg + ": " + ue.Message}
 }
 
 func (c *Client) get(ctx context.Context, u *url.URL, accept string) (*http.Response, error) {
@@ -214,10 +214,10 @@ func (c *Client) get(ctx context.Context, u *url.URL, accept string) (*http.Resp
 			return nil, c.transportError(ctx, "connecting to", err)
 		}
 		// A busy Tempo (429, 503) that says to come back soon is asked once more.
-		if wait, ok := models.RetrySoon(resp, time.Now()); ok && !retried {
+		if wait, ok := upstream.RetrySoon(resp, time.Now()); ok && !retried {
 			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 			_ = resp.Body.Close()
-			if err := models.Sleep(ctx, wait); err != nil {
+			if err := upstream.Sleep(ctx, wait); err != nil {
 				return nil, c.transportError(ctx, "waiting to ask again", err)
 			}
 			continue
@@ -228,50 +228,28 @@ func (c *Client) get(ctx context.Context, u *url.URL, accept string) (*http.Resp
 
 // transportError classifies a failed exchange. The *url.Error is unwrapped
 // so the message names the host once and no URL; credentials never appear
-// because they travel in headers, and New rejects URLs with userinfo.
-func (c *Client) transportError(ctx context.Context, doing string, err error) error {
+// because they travel in headers, and New rejects URLs with userinfo. The
+// cause stays wrapped, so SDK helpers such as backend.IsDownstreamHTTPError
+// still see the net.OpError inside.
+func (c *Client) transportError(ctx context.Context, doing string, err error) *upstream.Error {
 	cause := err
 	var uerr *url.Error
 	if errors.As(err, &uerr) {
 		cause = uerr.Err
 	}
 	if ctxErr := ctx.Err(); errors.Is(ctxErr, context.Canceled) {
-		return fmt.Errorf("request to Tempo at %s cancelled: %w", c.host, ctxErr)
+		return &upstream.Error{Upstream: upstream.Tempo, Kind: upstream.ErrCanceled,
+			Message: fmt.Sprintf("request to Tempo at %s cancelled: %v", c.host, ctxErr), Err: ctxErr}
 	}
+	kind, msg := ErrUnreachable, fmt.Sprintf("%s Tempo at %s failed", doing, c.host)
 	var nerr net.Error
 	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &nerr) && nerr.Timeout()) {
-		return &requestError{
-			kind:  ErrTimeout,
-			msg:   fmt.Sprintf("Tempo at %s did not answer within %s", c.host, c.timeout),
-			cause: cause,
-		}
+		kind, msg = ErrTimeout, fmt.Sprintf("Tempo at %s did not answer within %s", c.host, c.timeout)
 	}
-	return &requestError{
-		kind:  ErrUnreachable,
-		msg:   fmt.Sprintf("%s Tempo at %s failed", doing, c.host),
-		cause: cause,
-	}
+	return &upstream.Error{Upstream: upstream.Tempo, Kind: kind, Message: msg + ": " + cause.Error(), Err: cause}
 }
 
-// requestError is a classified failure: it is errors.Is its kind (one of the
-// named errors, or nil) and wraps the underlying cause, so SDK helpers such
-// as backend.IsDownstreamHTTPError still see the net.OpError inside.
-type requestError struct {
-	kind  error
-	msg   string
-	cause error
-}
-
-func (e *requestError) Error() string { return e.msg + ": " + e.cause.Error() }
-
-func (e *requestError) Unwrap() []error {
-	if e.kind == nil {
-		return []error{e.cause}
-	}
-	return []error{e.kind, e.cause}
-}
-
-func readUpstreamError(resp *http.Response) *UpstreamError {
+func readStatusError(resp *http.Response) *upstream.Error {
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody+1))
-	return newUpstreamError(resp.StatusCode, body)
+	return newStatusError(resp.StatusCode, body)
 }

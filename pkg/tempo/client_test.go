@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/traceweave/traceweave/internal/upstream"
 	"github.com/traceweave/traceweave/pkg/models"
 	"github.com/traceweave/traceweave/pkg/timeline"
 )
@@ -259,7 +260,7 @@ func TestTraceByIDNotFoundV1(t *testing.T) {
 	_, err := c.TraceByID(context.Background(), unknownTraceID, nil)
 	require.ErrorIs(t, err, ErrTraceNotFound)
 	assert.Contains(t, err.Error(), unknownTraceID)
-	var ue *UpstreamError
+	var ue *upstream.Error
 	assert.False(t, errors.As(err, &ue), "not found is not an upstream failure")
 }
 
@@ -267,10 +268,10 @@ func TestTraceByIDBadRequest(t *testing.T) {
 	body := fixture(t, "tempo_trace_badid.txt")
 	_, c := startTempo(t, map[string]reply{pathV2: {status: 400, contentType: "text/plain; charset=utf-8", body: body}})
 	_, err := c.TraceByID(context.Background(), fixtureTraceID, nil)
-	var ue *UpstreamError
+	var ue *upstream.Error
 	require.ErrorAs(t, err, &ue)
 	assert.Equal(t, 400, ue.Status)
-	assert.Equal(t, string(body), ue.Body)
+	assert.Equal(t, upstream.ErrStatus, ue.Kind)
 	assert.Equal(t, "tempo answered 400 Bad Request: "+string(body), err.Error())
 	assert.True(t, backend.IsDownstreamError(err))
 	assert.False(t, backend.IsPluginError(err))
@@ -279,10 +280,10 @@ func TestTraceByIDBadRequest(t *testing.T) {
 func TestTraceByIDServerError(t *testing.T) {
 	f, c := startTempo(t, map[string]reply{pathV2: {status: 500, contentType: "text/plain", body: []byte("failed to query ingesters\n")}})
 	_, err := c.TraceByID(context.Background(), fixtureTraceID, nil)
-	var ue *UpstreamError
+	var ue *upstream.Error
 	require.ErrorAs(t, err, &ue)
 	assert.Equal(t, 500, ue.Status)
-	assert.Equal(t, "failed to query ingesters", ue.Body)
+	assert.Equal(t, "tempo answered 500 Internal Server Error: failed to query ingesters", err.Error(), "Tempo's text, clipped")
 	assert.True(t, backend.IsDownstreamError(err))
 	assert.Equal(t, []string{pathV2}, f.requested(), "only a 404 falls back to v1")
 }
@@ -428,7 +429,7 @@ func TestCheckHealth(t *testing.T) {
 	t.Run("not ready", func(t *testing.T) {
 		_, c := startTempo(t, map[string]reply{"/ready": {status: 503, contentType: "text/plain", body: []byte("Ingester not ready: waiting for 15s after being ready\n")}})
 		err := c.CheckHealth(context.Background())
-		var ue *UpstreamError
+		var ue *upstream.Error
 		require.ErrorAs(t, err, &ue)
 		assert.Equal(t, 503, ue.Status)
 		assert.Contains(t, err.Error(), "is not healthy: GET /ready")
@@ -455,11 +456,13 @@ func TestCheckHealth(t *testing.T) {
 	})
 }
 
-func TestUpstreamErrorClipsBody(t *testing.T) {
-	e := newUpstreamError(502, []byte(strings.Repeat("x", 2000)+"\x00\x01"))
-	assert.Equal(t, maxErrorBody+len("…"), len(e.Body))
-	assert.True(t, strings.HasSuffix(e.Body, "…"))
-	e = newUpstreamError(500, []byte("line one\nline two\n"))
-	assert.Equal(t, "line one line two", e.Body)
-	assert.Equal(t, backend.ErrorSourcePlugin, (&UpstreamError{Status: 501}).ErrorSource())
+func TestStatusErrorClipsBody(t *testing.T) {
+	e := newStatusError(502, []byte(strings.Repeat("x", 2000)+"\x00\x01"))
+	prefix := "tempo answered 502 Bad Gateway: "
+	assert.Equal(t, len(prefix)+maxErrorBody+len("…"), len(e.Message))
+	assert.True(t, strings.HasPrefix(e.Message, prefix) && strings.HasSuffix(e.Message, "…"))
+	e = newStatusError(500, []byte("line one\nline two\n"))
+	assert.Equal(t, "tempo answered 500 Internal Server Error: line one line two", e.Message)
+	assert.Equal(t, backend.ErrorSourceDownstream, e.ErrorSource())
+	assert.Equal(t, backend.ErrorSourcePlugin, newStatusError(501, nil).ErrorSource(), "the SDK's rule: 501 is the plugin's")
 }

@@ -10,11 +10,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/traceweave/traceweave/internal/upstream"
 	"github.com/traceweave/traceweave/internal/upstreamtest"
 )
 
 // TestRetryAfter: a busy Tempo (429 or 503) that asks to come back within
-// models.MaxRetryAfter is asked once more; otherwise the refusal is the
+// upstream.MaxRetryAfter is asked once more; otherwise the refusal is the
 // answer.
 func TestRetryAfter(t *testing.T) {
 	body := fixture(t, "tempo_trace_v2.pb")
@@ -50,7 +51,7 @@ func TestRetryAfter(t *testing.T) {
 				assert.NotEmpty(t, res.Trace.Spans)
 				return
 			}
-			var ue *UpstreamError
+			var ue *upstream.Error
 			require.ErrorAs(t, err, &ue)
 			assert.Equal(t, tc.wantStatus, ue.Status)
 		})

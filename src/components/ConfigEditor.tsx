@@ -13,7 +13,7 @@ export const DOCS_URL = 'https://github.com/traceweave/traceweave#configuration'
 
 /**
  * ConfigEditor edits the datasource settings (jsonData and secureJsonData of
- * the public contract in DESIGN.md). Every source is optional: a source without
+ * the public contract, docs/DESIGN.md "Settings"). Every source is optional: a source without
  * a URL (Tempo, Loki) or brokers (Kafka) is not queried.
  */
 export function ConfigEditor(props: ConfigProps) {

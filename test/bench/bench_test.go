@@ -517,7 +517,7 @@ func BenchmarkBinaryQueryData(b *testing.B) {
 			}
 			b.StopTimer()
 			b.ReportMetric(call.Seconds()*1e3/float64(b.N), "call-ms")
-			// The ratio for what Grafana waits for: the gRPC call
+			// The ratio BENCHMARKS.md's targets set for what Grafana waits for: the gRPC call
 			// (the answer encoded and sent) over the sources alone.
 			b.ReportMetric(float64(tally.wall)/float64(tally.ideal), "call-ratio")
 			b.ReportMetric(float64(answer)/mb, "answer-MB")

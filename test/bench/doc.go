@@ -1,4 +1,5 @@
-// Package bench holds Traceweave's end-to-end Go benchmarks (issue 11). They
+// Package bench holds Traceweave's end-to-end Go benchmarks (figures and
+// commands: BENCHMARKS.md, "End to end"). They
 // drive the plugin as Grafana does (plugin.NewDatasource + QueryData, and the
 // built gpx_traceweave binary through internal/harness) against in-process
 // upstreams: an httptest Tempo serving v2 protobuf traces built with pdata, an

@@ -14,7 +14,10 @@ import (
 	"time"
 )
 
-// Latencies the fake upstreams add to every request (issue 11).
+// Latencies the fake upstreams add to every request, so that the benchmarks
+// measure the overlap of the sources (the early Loki start, Loki in parallel
+// with Kafka) and not only CPU time; BENCHMARKS.md states them with every
+// figure measured on them.
 const (
 	tempoLatency = 40 * time.Millisecond
 	lokiLatency  = 60 * time.Millisecond

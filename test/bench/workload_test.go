@@ -18,7 +18,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
-// Shape of the workload. The numbers are the issue's: trace sizes 10, 1k and
+// Shape of the workload, the one BENCHMARKS.md's targets are stated for: trace sizes 10, 1k and
 // 10k spans, log counts 0, 1k and 100k per trace, 1M Kafka records over one
 // hour of timestamps in three topics.
 var (
@@ -32,7 +32,8 @@ const (
 	totalKafkaRecords = 1_000_000
 	archiveSpan       = time.Hour
 	// exportDelay is how long after a log line the collector writes it to
-	// Kafka: the record timestamp is the export time (DESIGN.md).
+	// Kafka: the record timestamp is the export time (docs/DESIGN.md,
+	// "Upstream facts").
 	exportDelay = 800 * time.Millisecond
 	// windowBefore and windowAfter are the models defaults the engine pads
 	// the trace with; the benchmarks compute the same window to run the
@@ -227,7 +228,8 @@ func (tc *traceCase) line(i, n int) logLine {
 	}
 }
 
-// readFixture reads a recorded upstream answer copied from shared/fixtures.
+// readFixture reads a recorded upstream answer (testdata/, real Tempo and Loki
+// answers: docs/DESIGN.md, "Upstream facts").
 func readFixture(name string) ([]byte, error) {
 	return os.ReadFile(filepath.Join("testdata", name))
 }

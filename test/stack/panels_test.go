@@ -1,6 +1,7 @@
 package stack
 
-// The incident panels ("First error", "Where did the time go") each select
+// The incident panels of provisioning/dashboards/incident-investigation.json
+// ("First error", "Where did the time go") each select
 // the one frame they show (the query's "frames", docs/DESIGN.md "Frames"):
 // Grafana has no dashboard transformation that picks a frame by name, and a
 // query returning several frames changes the display names the panels match

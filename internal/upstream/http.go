@@ -1,26 +1,26 @@
-package models
+package upstream
 
 import (
 	"context"
-	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend/httpclient"
+
+	"github.com/traceweave/traceweave/pkg/models"
 )
 
-// DefaultMaxResponseBytes caps one upstream HTTP response body, so a runaway
-// Loki or Tempo answer cannot exhaust the plugin's memory.
-const DefaultMaxResponseBytes = 512 << 20
+// MaxResponseBytes caps one upstream HTTP response body, so a runaway Loki
+// or Tempo answer cannot exhaust the plugin's memory.
+const MaxResponseBytes = 512 << 20
 
 // ClientOptions builds the SDK httpclient options for an HTTP upstream:
 // timeout, basic auth or bearer token, tenant header, and the SDK's default
 // middlewares (tracing, metrics, error source) with a response size limit.
 // Every request to Tempo and Loki goes through a client built from these.
-func (h HTTPUpstream) ClientOptions() httpclient.Options {
+func ClientOptions(h models.HTTPUpstream) httpclient.Options {
 	timeouts := httpclient.DefaultTimeoutOptions
 	if h.Timeout > 0 {
 		timeouts.Timeout = time.Duration(h.Timeout)
@@ -29,7 +29,7 @@ func (h HTTPUpstream) ClientOptions() httpclient.Options {
 		Timeouts: &timeouts,
 		Header:   http.Header{},
 		Middlewares: append(withoutResponseLimit(httpclient.DefaultMiddlewares()),
-			httpclient.ResponseLimitMiddleware(DefaultMaxResponseBytes)),
+			httpclient.ResponseLimitMiddleware(MaxResponseBytes)),
 	}
 	if h.BasicAuthUser != "" {
 		opts.BasicAuth = &httpclient.BasicAuthOptions{User: h.BasicAuthUser, Password: h.Password}
@@ -56,41 +56,6 @@ func withoutResponseLimit(ms []httpclient.Middleware) []httpclient.Middleware {
 		out = append(out, m)
 	}
 	return out
-}
-
-// UpstreamURL checks the base URL of an HTTP upstream (setting field, e.g.
-// "tempo.url"; example, a good value for the error message) and returns it
-// without a trailing slash, query or fragment. Credentials in the URL are
-// refused: they belong in basicAuthUser and secureJsonData, where they are
-// kept secret and redacted, not in jsonData, which Grafana shows and logs.
-// The error wraps ErrInvalidSettings and names the field. Validate applies
-// the same rules to the settings; the clients check again so that a client
-// built from unvalidated settings cannot send credentials around.
-func UpstreamURL(field, raw, example string) (*url.URL, error) {
-	u, problem := parseUpstreamURL(raw, example)
-	if problem != "" {
-		return nil, fmt.Errorf("%w: %s: %s", ErrInvalidSettings, field, problem)
-	}
-	return u, nil
-}
-
-// parseUpstreamURL is UpstreamURL without the field: the URL, or what is wrong with it.
-func parseUpstreamURL(raw, example string) (*url.URL, string) {
-	raw = strings.TrimSpace(raw)
-	if raw == "" {
-		return nil, "is empty"
-	}
-	u, err := url.Parse(raw)
-	if err == nil && u.User != nil {
-		// Checked first: the other message quotes the URL.
-		return nil, "put credentials in basicAuthUser and the secure password field, not in the URL"
-	}
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Sprintf("%q is not an http(s) URL such as %s", clip(raw), example)
-	}
-	u.RawQuery, u.Fragment = "", ""
-	u.Path, u.RawPath = strings.TrimRight(u.Path, "/"), strings.TrimRight(u.RawPath, "/")
-	return u, ""
 }
 
 // MaxRetryAfter is the longest Retry-After an upstream client waits out
