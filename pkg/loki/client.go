@@ -64,6 +64,9 @@ type Client struct {
 	parallel int
 	// timeout is loki.timeout, named in timeout errors so a slow Loki is not reported as a down one.
 	timeout time.Duration
+	// transport is the SDK client's own transport: the SDK wraps it in
+	// middleware, which hides its CloseIdleConnections from http.Client's.
+	transport *http.Transport
 }
 
 // Result is what Query found.
@@ -119,7 +122,9 @@ func New(cfg models.LokiSettings) (*Client, error) {
 	if c.parallel <= 0 {
 		c.parallel = models.DefaultLokiParallelQueries
 	}
-	hc, err := httpclient.New(cfg.ClientOptions())
+	opts := cfg.ClientOptions()
+	opts.ConfigureTransport = func(_ httpclient.Options, t *http.Transport) { c.transport = t }
+	hc, err := httpclient.New(opts)
 	if err != nil {
 		return nil, fmt.Errorf("loki: building the HTTP client: %w", err)
 	}
@@ -128,7 +133,7 @@ func New(cfg models.LokiSettings) (*Client, error) {
 }
 
 // Close releases idle connections; the client must not be used afterwards.
-func (c *Client) Close() { c.http.CloseIdleConnections() }
+func (c *Client) Close() { c.transport.CloseIdleConnections() }
 
 // Query returns every line of trace traceID in [startNs, endNs) (Unix ns, end
 // exclusive) that the configured trace filter matches, up to
