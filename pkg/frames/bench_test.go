@@ -2,11 +2,9 @@ package frames
 
 import (
 	"fmt"
-	"runtime"
 	"strconv"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 
@@ -146,23 +144,20 @@ func cachedBenchModel(nSpans, nLogs int, lokiMetadata bool) *timeline.Model {
 	return m
 }
 
-// frames100kCases are the builds BenchmarkFrames100k and
-// BenchmarkFrames100kAB compare, each before (ref, ref_test.go) and now
-// (new), on the 1k-span / 100k-line model: logs has the bench world's
-// labels (every Loki line its own, with structured metadata),
-// logs_stream_labels Loki lines sharing their stream's labels, and all4
-// builds the four frames concurrently, one goroutine each, as pkg/plugin
-// buildFrames does.
+// frames100kCases are the builds BenchmarkFrames100k times on the
+// 1k-span / 100k-line model: logs has the bench world's labels (every Loki
+// line its own, with structured metadata), logs_stream_labels Loki lines
+// sharing their stream's labels, and all4 builds the four frames
+// concurrently, one goroutine each, as pkg/plugin buildFrames does.
 var frames100kCases = []struct {
 	name     string
 	metadata bool
-	ref, new func(*timeline.Model, Options) any
+	build    func(*timeline.Model, Options) any
 }{
-	{"trace", true, func(m *timeline.Model, o Options) any { return traceRef(m, o) }, func(m *timeline.Model, o Options) any { return Trace(m, o) }},
-	{"logs", true, func(m *timeline.Model, o Options) any { return logsRef(m, o) }, func(m *timeline.Model, o Options) any { return Logs(m, o) }},
-	{"logs_stream_labels", false, func(m *timeline.Model, o Options) any { return logsRef(m, o) }, func(m *timeline.Model, o Options) any { return Logs(m, o) }},
-	{"all4", true, func(m *timeline.Model, o Options) any { return buildFourFrames(m, o, traceRef, logsRef) },
-		func(m *timeline.Model, o Options) any { return buildFourFrames(m, o, Trace, Logs) }},
+	{"trace", true, func(m *timeline.Model, o Options) any { return Trace(m, o) }},
+	{"logs", true, func(m *timeline.Model, o Options) any { return Logs(m, o) }},
+	{"logs_stream_labels", false, func(m *timeline.Model, o Options) any { return Logs(m, o) }},
+	{"all4", true, func(m *timeline.Model, o Options) any { return buildFourFrames(m, o, Trace, Logs) }},
 }
 
 var frames100kOptions = Options{DatasourceUID: "traceweave-uid", DatasourceName: "Traceweave", TempoUID: "tempo-uid", LokiUID: "loki-uid"}
@@ -173,55 +168,15 @@ var frames100kOptions = Options{DatasourceUID: "traceweave-uid", DatasourceName:
 // time per op (GC included), steadier than ns/op on a shared machine.
 func BenchmarkFrames100k(b *testing.B) {
 	for _, c := range frames100kCases {
-		for _, side := range []struct {
-			name  string
-			build func(*timeline.Model, Options) any
-		}{{"ref", c.ref}, {"new", c.new}} {
-			b.Run(c.name+"/"+side.name, func(b *testing.B) {
-				m := cachedBenchModel(1_000, 100_000, c.metadata)
-				b.ReportAllocs()
-				b.ResetTimer()
-				cpu := processCPU()
-				for i := 0; i < b.N; i++ {
-					_ = side.build(m, frames100kOptions)
-				}
-				b.ReportMetric(float64(processCPU()-cpu)/1e6/float64(b.N), "cpu-ms/op")
-			})
-		}
-	}
-}
-
-// BenchmarkFrames100kAB builds each case's ref and new frames in turn in
-// every iteration (which goes first alternates), after a forced GC, and
-// reports each side's wall and CPU time per build: on a machine shared with
-// other work, the two sides then see the same load, and neither pays for
-// the other's garbage. ns/op is meaningless here (both sides and the GCs).
-func BenchmarkFrames100kAB(b *testing.B) {
-	for _, c := range frames100kCases {
 		b.Run(c.name, func(b *testing.B) {
 			m := cachedBenchModel(1_000, 100_000, c.metadata)
-			var wall, cpu [2]time.Duration
-			run := func(side int, build func(*timeline.Model, Options) any) {
-				runtime.GC()
-				t0, cpu0 := time.Now(), processCPU()
-				_ = build(m, frames100kOptions)
-				wall[side] += time.Since(t0)
-				cpu[side] += processCPU() - cpu0
-			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu := processCPU()
 			for i := 0; i < b.N; i++ {
-				if i%2 == 0 {
-					run(0, c.ref)
-					run(1, c.new)
-				} else {
-					run(1, c.new)
-					run(0, c.ref)
-				}
+				_ = c.build(m, frames100kOptions)
 			}
-			n := float64(b.N) * 1e6
-			b.ReportMetric(float64(wall[0])/n, "ref-ms/op")
-			b.ReportMetric(float64(wall[1])/n, "new-ms/op")
-			b.ReportMetric(float64(cpu[0])/n, "ref-cpu-ms/op")
-			b.ReportMetric(float64(cpu[1])/n, "new-cpu-ms/op")
+			b.ReportMetric(float64(processCPU()-cpu)/1e6/float64(b.N), "cpu-ms/op")
 		})
 	}
 }

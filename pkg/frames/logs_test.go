@@ -370,28 +370,6 @@ func TestLabelsCellsRandom(t *testing.T) {
 	}
 }
 
-// TestLogsEqualsReference requires the logs frame to be byte for byte
-// (frame JSON) the reference build's, which encodes every row's labels on
-// its own, on generated models (Loki lines with and without metadata, three
-// Kafka topics) and the hand-built ones.
-func TestLogsEqualsReference(t *testing.T) {
-	models := map[string]*timeline.Model{
-		"metadata":      benchModel(50, 3000, true),
-		"stream labels": benchModel(50, 3000, false),
-		"hand-built":    logsModel(),
-		"nil":           nil,
-	}
-	for name, m := range models {
-		for _, opts := range []Options{logsOptions(), {}} {
-			want, err := json.Marshal(logsRef(m, opts))
-			require.NoError(t, err)
-			got, err := json.Marshal(Logs(m, opts))
-			require.NoError(t, err)
-			require.Equal(t, string(want), string(got), name)
-		}
-	}
-}
-
 // BenchmarkLogsLabels100k encodes the labels column of the 100k-line
 // models row by row (per_row, the encoding before labelsCells) and through
 // labelsCells (cells), in one run. The rows' labels and IDs are gathered

@@ -51,22 +51,23 @@ func frameJSON(t *testing.T, f *data.Frame) string {
 
 // TestTraceParallelEqualsSerial builds trace frames with 1 to 16 workers,
 // in parallel from the first entry or only past parallelSpanLogsMin, and
-// requires each to be byte for byte (frame JSON) the serial reference's
-// (traceRef, the build before, with strconv timestamps), on an uneven
+// requires each to be byte for byte (frame JSON) the serial build's (one
+// worker, the path whose output the golden files pin), on an uneven
 // generated model and on small ones.
 func TestTraceParallelEqualsSerial(t *testing.T) {
 	models := map[string]*timeline.Model{
-		"uneven":  unevenTraceModel(),
-		"bench":   benchModel(100, 3_000, true),
-		"golden":  traceModel(t),
-		"nil":     nil,
-		"no logs": {TraceID: traceTestID, Spans: []timeline.SpanNode{{Span: timeline.Span{SpanID: "0000000000000001"}}, {Span: timeline.Span{Name: "no id"}}}},
+		"uneven":   unevenTraceModel(),
+		"bench":    benchModel(100, 3_000, true),
+		"golden":   traceModel(t),
+		"recorded": recordedModel(t),
+		"nil":      nil,
+		"no logs":  {TraceID: traceTestID, Spans: []timeline.SpanNode{{Span: timeline.Span{SpanID: "0000000000000001"}}, {Span: timeline.Span{Name: "no id"}}}},
 		"one log": {TraceID: traceTestID, Spans: []timeline.SpanNode{{Span: timeline.Span{Name: "no id"}, Logs: []int{0}}, {Span: timeline.Span{SpanID: "0000000000000001"}, Logs: []int{0}}},
 			Logs: []timeline.Log{{LogRecord: &timeline.LogRecord{TimeNs: 1, Body: "x"}}}},
 	}
 	opts := traceOptions()
 	for name, m := range models {
-		want := frameJSON(t, traceRef(m, opts))
+		want := frameJSON(t, traceFrame(m, opts, 1, 0))
 		require.Equal(t, want, frameJSON(t, Trace(m, opts)), name)
 		for _, workers := range []int{1, 2, 3, 5, 16} {
 			for _, minParallel := range []int{0, parallelSpanLogsMin} {

@@ -4,45 +4,23 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
-	"unicode/utf8"
-
-	"github.com/traceweave/traceweave/pkg/timeline"
 )
 
 // fuzzDecode runs a decoder on arbitrary bytes and checks the invariants
-// every decoder keeps: no panic, only records of the searched trace, valid
-// UTF-8 bodies and labels, IDs in the documented form, normalised severity.
+// every decoder keeps (checkDecode), searching each trace, with and without
+// a record already in dst.
 func fuzzDecode(t *testing.T, dec decodeFunc, data []byte) {
-	m, err := newTraceMatcher(testTrace)
-	if err != nil {
-		t.Fatal(err)
+	for sel := range uint8(8) {
+		checkDecode(t, dec, data, sel)
 	}
-	c := &recordContext{m: m, topic: "t", source: timeline.KafkaSource("t"), partition: 3, offset: 42, kafkaTimeNs: testBase.UnixNano()}
-	recs, err := dec(nil, data, c)
-	if err != nil && len(recs) > 0 {
-		t.Fatalf("error %v with %d records", err, len(recs))
-	}
-	for _, r := range recs {
-		if r.TraceID != testTrace {
-			t.Fatalf("record of trace %q", r.TraceID)
-		}
-		if r.SpanID != "" && (len(r.SpanID) != 16 || strings.Trim(r.SpanID, "0123456789abcdef") != "") {
-			t.Fatalf("span ID %q is not 16 lower hex", r.SpanID)
-		}
-		if !utf8.ValidString(r.Body) || !utf8.ValidString(r.Service) {
-			t.Fatalf("invalid UTF-8 in %q / %q", r.Body, r.Service)
-		}
-		for _, l := range r.Labels {
-			if !utf8.ValidString(l.Name) || !utf8.ValidString(l.Value) {
-				t.Fatalf("invalid UTF-8 label %q=%q", l.Name, l.Value)
-			}
-		}
-		if timeline.NormalizeSeverity(r.Severity) != r.Severity {
-			t.Fatalf("severity %q is not normalised", r.Severity)
-		}
-		if !strings.HasPrefix(r.ID, "t/3/42/") || r.Source != "kafka:t" {
-			t.Fatalf("ID %q source %q", r.ID, r.Source)
-		}
+}
+
+// addDecodeSeeds seeds a decoder fuzzer with its own seeds and every saved
+// input of the golden test (each decoder also meets the other encodings'
+// messages: a raw topic holds JSON and text).
+func addDecodeSeeds(f *testing.F, own [][]byte) {
+	for _, s := range append(own, decodeInputs(f)...) {
+		f.Add(s)
 	}
 }
 
@@ -56,9 +34,7 @@ func fuzzSeedsOTLPProto(tb testing.TB) [][]byte {
 }
 
 func FuzzDecodeOTLPProto(f *testing.F) {
-	for _, s := range fuzzSeedsOTLPProto(f) {
-		f.Add(s)
-	}
+	addDecodeSeeds(f, fuzzSeedsOTLPProto(f))
 	f.Fuzz(func(t *testing.T, data []byte) { fuzzDecode(t, decodeOTLPProto, data) })
 }
 
@@ -71,9 +47,7 @@ func fuzzSeedsOTLPJSON(tb testing.TB) [][]byte {
 }
 
 func FuzzDecodeOTLPJSON(f *testing.F) {
-	for _, s := range fuzzSeedsOTLPJSON(f) {
-		f.Add(s)
-	}
+	addDecodeSeeds(f, fuzzSeedsOTLPJSON(f))
 	f.Fuzz(func(t *testing.T, data []byte) { fuzzDecode(t, decodeOTLPJSON, data) })
 }
 
@@ -88,9 +62,7 @@ func fuzzSeedsRaw(tb testing.TB) [][]byte {
 }
 
 func FuzzDecodeRaw(f *testing.F) {
-	for _, s := range fuzzSeedsRaw(f) {
-		f.Add(s)
-	}
+	addDecodeSeeds(f, fuzzSeedsRaw(f))
 	f.Fuzz(func(t *testing.T, data []byte) { fuzzDecode(t, decodeRaw, data) })
 }
 
@@ -104,9 +76,7 @@ func fuzzSeedsJSON(tb testing.TB) [][]byte {
 }
 
 func FuzzDecodeJSON(f *testing.F) {
-	for _, s := range fuzzSeedsJSON(f) {
-		f.Add(s)
-	}
+	addDecodeSeeds(f, fuzzSeedsJSON(f))
 	f.Fuzz(func(t *testing.T, data []byte) { fuzzDecode(t, decodeJSON, data) })
 }
 
@@ -120,8 +90,6 @@ func fuzzSeedsText(tb testing.TB) [][]byte {
 }
 
 func FuzzDecodeText(f *testing.F) {
-	for _, s := range fuzzSeedsText(f) {
-		f.Add(s)
-	}
+	addDecodeSeeds(f, fuzzSeedsText(f))
 	f.Fuzz(func(t *testing.T, data []byte) { fuzzDecode(t, decodeText, data) })
 }

@@ -65,6 +65,9 @@ type Client struct {
 	parallel int
 	// timeout is loki.timeout, named in timeout errors so a slow Loki is not reported as a down one.
 	timeout time.Duration
+	// transport is the SDK client's own transport: the SDK wraps it in
+	// middleware, which hides its CloseIdleConnections from http.Client's.
+	transport *http.Transport
 }
 
 // Result is what Query found.
@@ -110,7 +113,9 @@ func New(cfg models.LokiSettings) (*Client, error) {
 		parallel: cfg.ParallelQueries,
 		timeout:  time.Duration(cfg.Timeout),
 	}
-	hc, err := httpclient.New(upstream.ClientOptions(cfg.HTTPUpstream))
+	opts := upstream.ClientOptions(cfg.HTTPUpstream)
+	opts.ConfigureTransport = func(_ httpclient.Options, t *http.Transport) { c.transport = t }
+	hc, err := httpclient.New(opts)
 	if err != nil {
 		return nil, fmt.Errorf("loki: building the HTTP client: %w", err)
 	}
@@ -119,7 +124,7 @@ func New(cfg models.LokiSettings) (*Client, error) {
 }
 
 // Close releases idle connections; the client must not be used afterwards.
-func (c *Client) Close() { c.http.CloseIdleConnections() }
+func (c *Client) Close() { c.transport.CloseIdleConnections() }
 
 // Query returns every line of trace traceID in [startNs, endNs) (Unix ns, end
 // exclusive) that the configured trace filter matches, up to

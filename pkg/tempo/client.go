@@ -54,6 +54,9 @@ type Client struct {
 	host    string
 	timeout time.Duration
 	http    *http.Client
+	// transport is the SDK client's own transport: the SDK wraps it in
+	// middleware, which hides its CloseIdleConnections from http.Client's.
+	transport *http.Transport
 }
 
 // New builds a Client whose *http.Client comes from the SDK (timeouts, basic
@@ -70,6 +73,8 @@ func New(cfg models.TempoSettings) (*Client, error) {
 		u.Path = "/" // so JoinPath yields absolute paths ("/ready", not "ready")
 	}
 	opts := upstream.ClientOptions(cfg.HTTPUpstream)
+	var transport *http.Transport
+	opts.ConfigureTransport = func(_ httpclient.Options, t *http.Transport) { transport = t }
 	hc, err := httpclient.New(opts)
 	if err != nil {
 		return nil, fmt.Errorf("creating the Tempo HTTP client: %w", err)
@@ -78,12 +83,12 @@ func New(cfg models.TempoSettings) (*Client, error) {
 	if opts.Timeouts != nil {
 		timeout = opts.Timeouts.Timeout
 	}
-	return &Client{base: u, host: u.Host, timeout: timeout, http: hc}, nil
+	return &Client{base: u, host: u.Host, timeout: timeout, http: hc, transport: transport}, nil
 }
 
 // Close releases idle connections; call it when the datasource instance is
 // disposed.
-func (c *Client) Close() { c.http.CloseIdleConnections() }
+func (c *Client) Close() { c.transport.CloseIdleConnections() }
 
 // TraceByID fetches a trace. traceID is a normalised 32-hex ID (anything
 // NormalizeTraceID accepts is tolerated). tr, when non-nil, is sent as

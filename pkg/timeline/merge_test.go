@@ -1,7 +1,9 @@
 package timeline
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -235,5 +237,54 @@ func BenchmarkMerge(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkMergeOverlap is BenchmarkMerge's large case with what a real
+// incident gives: Loki and a Kafka topic holding the same lines. Loki
+// returns all lines in time order; Kafka holds every other one again, with
+// its time cut to the millisecond, plus lines of its own — so half the
+// Kafka records merge into Loki's lines.
+func BenchmarkMergeOverlap(b *testing.B) {
+	const spans, logs = 10_000, 100_000
+	tr, loki, kafka := bigInput(spans, logs)
+	loki = append(loki, kafka...)
+	slices.SortStableFunc(loki, func(a, b LogRecord) int { return cmp.Compare(a.TimeNs, b.TimeNs) })
+	kafka = kafka[:0]
+	for i, r := range loki {
+		if i%2 == 0 {
+			r.TimeNs -= r.TimeNs % 1e6
+			r.Source = "kafka:otlp_logs"
+			kafka = append(kafka, r)
+		}
+	}
+	for i := range loki {
+		loki[i].Source = SourceLoki
+	}
+	own := logs / 10
+	for i := range own { // Kafka-only lines, interleaved in time with the rest
+		kafka = append(kafka, LogRecord{TimeNs: ms(float64(i*spans/own) + 0.25), Body: fmt.Sprintf("kafka only %d", i),
+			Severity: SeverityWarn, TraceID: tid, Service: "redis", Source: "kafka:otlp_logs"})
+	}
+	slices.SortStableFunc(kafka, func(a, b LogRecord) int { return cmp.Compare(a.TimeNs, b.TimeNs) })
+	b.Run(fmt.Sprintf("spans=%d/logs=%d+%d", spans, len(loki), len(kafka)), func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if m := Merge(tr, loki, kafka); len(m.Logs) != logs+own {
+				b.Fatalf("got %d logs", len(m.Logs))
+			}
+		}
+	})
+}
+
+// BenchmarkDedupLogs times dedupLogs alone on BenchmarkMerge's large input,
+// the part of Merge that grows with the logs.
+func BenchmarkDedupLogs(b *testing.B) {
+	_, loki, kafka := bigInput(10_000, 100_000)
+	b.ReportAllocs()
+	for b.Loop() {
+		if logs := dedupLogs(tid, [][]LogRecord{loki, kafka}); len(logs) != 100_000 {
+			b.Fatalf("got %d logs", len(logs))
+		}
 	}
 }

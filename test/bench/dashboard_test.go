@@ -43,7 +43,9 @@ func (w *world) asked() asked {
 	return asked{w.tempo.requests.Load(), w.loki.requests.Load(), w.countFetches().Load()}
 }
 
-func (a asked) minus(b asked) asked { return asked{a.tempo - b.tempo, a.loki - b.loki, a.fetches - b.fetches} }
+func (a asked) minus(b asked) asked {
+	return asked{a.tempo - b.tempo, a.loki - b.loki, a.fetches - b.fetches}
+}
 
 // copyBinary copies the plugin binary to a file of its own, so that the
 // child processes of several harness.StartPath calls can be told apart by

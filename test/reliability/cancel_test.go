@@ -153,10 +153,9 @@ func TestEngineCloseReleasesHTTPConnections(t *testing.T) {
 	e.Close()
 	err = goleak.Find(before, goleak.IgnoreAnyFunction("net/http.(*conn).serve"))
 	if err != nil && strings.Contains(err.Error(), "net/http.(*persistConn)") {
-		err = fmt.Errorf("%d goroutines in net/http.(*persistConn) read/write loops remain", strings.Count(err.Error(), "on top of the stack:\nnet/http.(*persistConn)"))
-		t.Skipf("BUG: pkg/engine/engine.go Close closes only the Kafka reader; tempo.Client.Close and loki.Client.Close "+
-			"(documented as \"call it when the datasource instance is disposed\") are never called, so idle HTTP connections "+
-			"and their readLoop/writeLoop goroutines outlive a disposed instance until the transport's idle timeout:\n%v", err)
+		t.Fatalf("Engine.Close left %d goroutines in net/http.(*persistConn) read/write loops: the Tempo and Loki "+
+			"clients' idle connections must be closed with the instance, not at the transport's idle timeout:\n%v",
+			strings.Count(err.Error(), "on top of the stack:\nnet/http.(*persistConn)"), err)
 	}
 	require.NoError(t, err)
 }

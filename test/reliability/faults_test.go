@@ -48,9 +48,6 @@ type faultCase struct {
 	// deadline bounds each query (default caseTimeout); a short one plays
 	// Grafana's query timeout.
 	deadline time.Duration
-	// knownBug names a bug in code this suite does not own that makes the
-	// row fail today; the row is recorded and skipped until it is fixed.
-	knownBug string
 }
 
 var (
@@ -72,9 +69,6 @@ var httpReasons = map[httpFault]*regexp.Regexp{
 	faultGarbage:     regexp.MustCompile(`(?i)cannot decode|decode|invalid|unexpected|parse`),
 	faultContentType: regexp.MustCompile(`(?i)content.type|text/html`),
 }
-
-// lokiBugs are the Loki rows that fail today (see knownBug).
-var lokiBugs = map[httpFault]string{}
 
 var httpFaults = []httpFault{faultRefused, fault500, fault500Binary, fault429, faultSlow, faultCut, faultGarbage, faultContentType}
 
@@ -105,7 +99,7 @@ func httpCases() []faultCase {
 				return settings(js, nil), sourcesIf(alone, "tempo")
 			},
 		}, faultCase{
-			source: "Loki", sourceRE: lokiRE, fault: string(f), reasonRE: httpReasons[f], knownBug: lokiBugs[f],
+			source: "Loki", sourceRE: lokiRE, fault: string(f), reasonRE: httpReasons[f],
 			setup: func(t *testing.T, alone bool) (harness.Settings, []string) {
 				js := healthySettings(t, faultNone, f)
 				js["kafka"] = map[string]any{"brokers": newKafka(t, false).ListenAddrs(), "topics": kafkaTopics()}
@@ -350,7 +344,7 @@ func runFault(t *testing.T, p *harness.Plugin, c faultCase, alone bool) (observe
 func TestFaultMatrix(t *testing.T) {
 	p := harness.Start(t)
 	cases := append(httpCases(), kafkaCases()...)
-	var rows, bugs, skipped []string
+	var rows []string
 	for _, c := range cases {
 		t.Run(c.source+"/"+c.fault, func(t *testing.T) {
 			with, problems := runFault(t, p, c, false)
@@ -360,22 +354,11 @@ func TestFaultMatrix(t *testing.T) {
 			alone, aloneProblems := runFault(t, p, c, true)
 			problems = append(problems, aloneProblems...)
 			t.Logf("with others: %s in %s | alone: %s in %s", with.summary(), with.elapsed.Round(time.Millisecond), alone.summary(), alone.elapsed.Round(time.Millisecond))
-			fault := c.fault
-			if c.knownBug != "" {
-				fault += " (**BUG**, see below)"
-				bugs = append(bugs, fmt.Sprintf("- %s / %s: %s", c.source, c.fault, c.knownBug))
-			}
-			rows = append(rows, fmt.Sprintf("| %s | %s | %s | %s | %s |", c.source, fault,
+			rows = append(rows, fmt.Sprintf("| %s | %s | %s | %s | %s |", c.source, c.fault,
 				stable(with.summary()), stable(strings.Join(sourceNotices(with.res.notices), " / ")), stable(alone.summary()+noticeSuffix(alone))))
-			switch {
-			case c.knownBug == "":
-				for _, pr := range problems {
-					t.Error(pr)
-				}
-			case len(problems) == 0:
-				t.Errorf("known bug %q no longer shows: remove knownBug from the case and run -update", c.knownBug)
-			default:
-				skipped = append(skipped, fmt.Sprintf("BUG: %s / %s: %s: %s", c.source, c.fault, c.knownBug, strings.Join(problems, "; ")))
+			// Every fault × source row is asserted: a row that breaks fails.
+			for _, pr := range problems {
+				t.Error(pr)
 			}
 		})
 	}
@@ -386,13 +369,7 @@ func TestFaultMatrix(t *testing.T) {
 		t.Logf("ran %d of %d rows (-run selects a subset): docs/FAULTS.md is neither checked nor written", len(rows), len(cases))
 		return
 	}
-	doc := renderFaultsDoc(rows, bugs)
-	defer func() {
-		if len(skipped) > 0 {
-			// Known bugs in code this suite does not own: reported, not failed.
-			t.Skip(strings.Join(skipped, "\n"))
-		}
-	}()
+	doc := renderFaultsDoc(rows)
 	if *update {
 		require.NoError(t, os.WriteFile(faultsDoc, []byte(doc), 0o644))
 		return
@@ -451,7 +428,7 @@ func healthyProblems(c faultCase, r result) []string {
 	return out
 }
 
-func renderFaultsDoc(rows, bugs []string) string {
+func renderFaultsDoc(rows []string) string {
 	var b strings.Builder
 	b.WriteString(`# Fault matrix: what a user sees when an upstream fails
 
@@ -486,13 +463,6 @@ slowest span) are left out: they do not depend on the fault.
 	for _, r := range rows {
 		b.WriteString(r)
 		b.WriteByte('\n')
-	}
-	if len(bugs) > 0 {
-		b.WriteString("\nKnown bugs (rows marked **BUG**; the test skips them and fails once they are fixed, so this list shrinks):\n\n")
-		for _, l := range bugs {
-			b.WriteString(l)
-			b.WriteByte('\n')
-		}
 	}
 	return b.String()
 }
