@@ -21,6 +21,11 @@ export const DEFAULT_KAFKA_ENCODING = 'otlp_proto';
 export const DEFAULT_KAFKA_HASHER = 'sarama_compat';
 export const DEFAULT_WINDOW_BEFORE = '30s';
 export const DEFAULT_WINDOW_AFTER = '2m';
+export const DEFAULT_CACHE_TTL = '5s';
+export const DEFAULT_CACHE_MAX_BYTES = 134_217_728;
+export const DEFAULT_MAX_LOGS_PER_SPAN = 100;
+export const ALL_FRAMES = ['trace', 'logs', 'timeline', 'summary', 'firstError'] as const;
+export const DEFAULT_FRAMES = ['trace', 'logs', 'timeline', 'summary'] as const;
 
 /**
  * DEFAULT_TIER_RULES apply while no tier rules are configured (models.DefaultTierRules). First

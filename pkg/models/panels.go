@@ -6,7 +6,7 @@ import (
 )
 
 // Defaults of how the panels of a dashboard share one run and what the trace
-// frame carries (docs/DESIGN.md, "Sharing one run").
+// frame carries (docs/DESIGN.md, "Sharing one run" and "Settings").
 const (
 	// DefaultCacheTTL is how long a finished run's merged model answers
 	// further panels of the same trace. It counts from the run's start and

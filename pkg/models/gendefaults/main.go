@@ -73,6 +73,11 @@ import type { TierRule } from './types';
 		{"DEFAULT_KAFKA_HASHER", str(topic.Hasher)},
 		{"DEFAULT_WINDOW_BEFORE", str(duration(s.Window.Before))},
 		{"DEFAULT_WINDOW_AFTER", str(duration(s.Window.After))},
+		{"DEFAULT_CACHE_TTL", str(duration(models.Duration(s.Cache.TTLOrDefault())))},
+		{"DEFAULT_CACHE_MAX_BYTES", num(s.Cache.MaxBytes)},
+		{"DEFAULT_MAX_LOGS_PER_SPAN", num(int64(s.TraceView.MaxLogsPerSpan))},
+		{"ALL_FRAMES", strList(models.AllFrames)},
+		{"DEFAULT_FRAMES", strList(models.DefaultFrames)},
 	}
 	for _, c := range consts {
 		fmt.Fprintf(&b, "export const %s = %s;\n", c.name, c.value)
@@ -114,6 +119,15 @@ func str(s string) string {
 	}
 	b.WriteByte('\'')
 	return b.String()
+}
+
+// strList is a readonly TypeScript array of strings.
+func strList(xs []string) string {
+	q := make([]string, len(xs))
+	for i, x := range xs {
+		q[i] = str(x)
+	}
+	return "[" + strings.Join(q, ", ") + "] as const"
 }
 
 // num writes n with digit separators from 100,000 up, as the hand-written
