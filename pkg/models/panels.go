@@ -11,13 +11,16 @@ const (
 	// DefaultCacheTTL is how long a finished run's merged model answers
 	// further panels of the same trace. It counts from the run's start and
 	// equals Grafana's smallest auto-refresh interval (min_refresh_interval,
-	// 5s by default), so a dashboard refreshing at that rate never gets an
-	// answer from before the previous refresh began; a dashboard's panels
-	// all ask within a few milliseconds of each other (BENCHMARKS.md, run F).
+	// 5s by default), so a dashboard refreshing at that rate always fetches
+	// again and shows lines exported since; panels that ask while the run is
+	// in flight share it whatever the TTL, so the TTL only serves panels that
+	// ask after a run ended (lazily loaded rows, a second viewer), for
+	// which a 1k-line run (~150 ms, BENCHMARKS.md run F) is long over.
 	DefaultCacheTTL = 5 * time.Second
-	// DefaultCacheMaxBytes bounds the estimated size of the cached models of
-	// one datasource instance; a 1k-span / 100k-line model is ~45 MB by that
-	// estimate (timeline.Model.ApproxBytes), so two such traces fit.
+	// DefaultCacheMaxBytes bounds the estimated size of the kept models of
+	// one datasource instance: a 1k-span / 100k-line model is ~71 MB by that
+	// estimate (timeline.Model.ApproxBytes), so one such trace fits beside
+	// smaller ones.
 	DefaultCacheMaxBytes = 128 << 20
 	// DefaultMaxLogsPerSpan bounds the log lines inside one span of the
 	// trace frame: Grafana's trace view lists a span's logs in one
