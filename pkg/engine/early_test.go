@@ -192,12 +192,6 @@ func (f *fakeLoki) requests() []lokiRange {
 	return append([]lokiRange(nil), f.ranges...)
 }
 
-func (f *fakeLoki) reset() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.ranges = nil
-}
-
 // newTestEngine builds an engine on the fakes with the default window and
 // the given Loki cap. A page holds more than the test's lines, so each Loki
 // query is one request.

@@ -52,8 +52,6 @@ func TestParseQuery(t *testing.T) {
 	require.Equal(t, "00000000000000000000000000000abc", q.TraceID)
 	require.Equal(t, "0000000000000001", q.SpanID)
 	require.Equal(t, []string{"loki", "tempo"}, q.Sources)
-	require.True(t, q.Wants("loki"))
-	require.False(t, q.Wants("kafka"))
 
 	_, err = ParseQuery(json.RawMessage(`{"traceId":"xyz"}`), "")
 	require.ErrorIs(t, err, ErrInvalidTraceID)
@@ -66,7 +64,7 @@ func TestParseQuery(t *testing.T) {
 	q, err = ParseQuery(json.RawMessage(`{"traceId":"abc"}`), QueryTypeLogs)
 	require.NoError(t, err)
 	require.Equal(t, QueryTypeLogs, q.QueryType)
-	require.True(t, q.Wants("kafka"), "no sources means all")
+	require.Empty(t, q.Sources, "no sources means all")
 	// Loki derived-field links send the value as "query".
 	q, err = ParseQuery(json.RawMessage(`{"query":"4BF92F3577B34DA6A3CE929D0E0E4736"}`), "")
 	require.NoError(t, err)

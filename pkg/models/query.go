@@ -18,8 +18,6 @@ const (
 	SourceKafka = "kafka"
 )
 
-// AllSources lists the sources in the order results are merged.
-var AllSources = []string{SourceTempo, SourceLoki, SourceKafka}
 
 // Query is the JSON of a panel target (docs/DESIGN.md, "Query model").
 type Query struct {
@@ -92,17 +90,4 @@ func ParseQuery(raw json.RawMessage, queryType string) (Query, error) {
 		return q, err
 	}
 	return q, nil
-}
-
-// Wants reports whether the query asked for source s (an empty list asks for all).
-func (q Query) Wants(s string) bool {
-	if len(q.Sources) == 0 {
-		return true
-	}
-	for _, x := range q.Sources {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -12,8 +12,8 @@ import (
 	"github.com/traceweave/traceweave/pkg/timeline"
 )
 
-// fixtureSpans decodes the recorded Tempo trace (8 spans, see
-// /work/shared/fixtures/README.txt) with the real decoder.
+// fixtureSpans decodes the recorded Tempo trace (8 spans, the real Tempo
+// answer in pkg/tempo/testdata) with the real decoder.
 func fixtureSpans(t *testing.T) []timeline.Span {
 	t.Helper()
 	b, err := os.ReadFile("../tempo/testdata/tempo_trace_v2.pb")

@@ -453,7 +453,7 @@ trace in each. One source fails at a time; the query asks for trace
 A Tempo or Loki answering 429 or 503 with a Retry-After of at most 2s is asked once more after that
 wait (pkg/tempo and pkg/loki retry tests); the 429 row here asks for 30s, so it is reported at once.
 
-In every row not marked **BUG** the gRPC QueryData call itself succeeds and returns within the
+In every row the gRPC QueryData call itself succeeds and returns within the
 test's deadline (45s; the slowest row takes about 2s). Notices of the incident summary (first error,
 slowest span) are left out: they do not depend on the fault.
 

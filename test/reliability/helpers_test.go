@@ -41,8 +41,10 @@ import (
 	"github.com/traceweave/traceweave/internal/harness"
 )
 
-// Values of the recorded fixtures (testdata/, copied from shared/fixtures;
-// see its README.txt): one trace of 8 spans and its Loki lines.
+// Values of the recorded fixtures in testdata/ (a real Tempo 3.0.3 v2
+// protobuf answer and a real Loki 3.7.6 query_range answer, as
+// docs/DESIGN.md "Upstream facts" describes them): one trace of 8
+// spans and its Loki lines.
 const (
 	traceID    = "4bf92f3577b34da6a3ce929d0e0e4736"
 	spanGoAPI  = "00f067aa0ba90202"

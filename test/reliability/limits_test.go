@@ -219,7 +219,7 @@ func TestLokiBeyondMaxTotalLines(t *testing.T) {
 
 // TestTempoResponseSizeLimit: a Tempo answer larger than the response
 // limit is refused with an error naming Tempo and the limit, not read into
-// memory. The plugin's limit is models.DefaultMaxResponseBytes (512 MiB,
+// memory. The plugin's limit is upstream.MaxResponseBytes (512 MiB,
 // not configurable in jsonData); the SDK lets Grafana's
 // GF_DATAPROXY_RESPONSE_LIMIT override it, which this test uses to check
 // the limit with 1 MiB instead of serving 512 MiB.
