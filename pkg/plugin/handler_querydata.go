@@ -14,6 +14,7 @@ import (
 	"github.com/traceweave/traceweave/pkg/engine"
 	"github.com/traceweave/traceweave/pkg/frames"
 	"github.com/traceweave/traceweave/pkg/models"
+	"github.com/traceweave/traceweave/pkg/sharedrun"
 	"github.com/traceweave/traceweave/pkg/timeline"
 )
 
@@ -74,8 +75,14 @@ func (d *Datasource) query(ctx context.Context, dq backend.DataQuery) backend.Da
 		return errorResponse(err)
 	}
 	defer ticket.Release()
-	notices := make([]engine.Notice, 0, len(out.Notices)+1)
+	notices := make([]engine.Notice, 0, len(out.Notices)+2)
 	notices = append(notices, out.Notices...)
+	if res.Via == sharedrun.ViaKept {
+		// A refresh inside cache.ttl shows no newer lines: say how old this is.
+		notices = append(notices, engine.Notice{Severity: engine.NoticeInfo, Text: fmt.Sprintf(
+			"answered from this trace's fetch of %s ago, shared with the other panels (cache.ttl %s)",
+			res.Age.Round(time.Millisecond), d.engine.Settings().Cache.TTLOrDefault())})
+	}
 	switch {
 	case ticket.Alone:
 		notices = append(notices, engine.Notice{Severity: engine.NoticeInfo, Text: fmt.Sprintf(

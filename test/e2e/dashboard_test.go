@@ -141,12 +141,15 @@ func TestDashboardPanelsAnsweredFromAKeptRun(t *testing.T) {
 				jd["cache"] = map[string]any{"ttl": c.ttl}
 			}
 			before := len(s.tempo.requested())
+			var second backend.DataResponse
 			for range 2 {
-				r := runQuery(t, p, set, model, from, to)
-				require.NoError(t, r.Error)
-				require.Len(t, r.Frames, 1)
+				second = runQuery(t, p, set, model, from, to)
+				require.NoError(t, second.Error)
+				require.Len(t, second.Frames, 1)
 			}
 			assert.Equal(t, c.wantTempo, len(s.tempo.requested())-before)
+			kept := hasNotice(second.Frames[0], "answered from this trace's fetch of", "cache.ttl")
+			assert.Equal(t, c.wantTempo == 1, kept, "a kept answer says how old it is, a fresh one does not")
 		})
 	}
 }
