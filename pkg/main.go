@@ -8,10 +8,11 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/backend/datasource"
 	"github.com/grafana/grafana-plugin-sdk-go/backend/log"
 
+	"github.com/traceweave/traceweave/internal/admission"
 	"github.com/traceweave/traceweave/internal/memlimit"
 	// Replaces gRPC's proto codec so the frames of an answer go to Grafana
 	// without one more copy (see the package doc).
-	_ "github.com/traceweave/traceweave/internal/zerocopy"
+	"github.com/traceweave/traceweave/internal/zerocopy"
 	"github.com/traceweave/traceweave/pkg/plugin"
 )
 
@@ -22,6 +23,12 @@ func main() {
 	} else if msg != "" {
 		log.DefaultLogger.Info(msg)
 	}
+	// Answers are admitted by size against the limit just applied; their
+	// room is held until the SDK has encoded them (see internal/admission).
+	gate := admission.Process()
+	gate.HoldUntilEncoded()
+	zerocopy.OnEncoded(gate.Encoded)
+	log.DefaultLogger.Info("answers are admitted by size", "budgetBytes", gate.Budget())
 	if err := datasource.Manage(plugin.PluginID, plugin.NewDatasource, datasource.ManageOpts{}); err != nil {
 		log.DefaultLogger.Error(err.Error())
 		os.Exit(1)

@@ -12,12 +12,20 @@
 // one answer is always admitted when nothing else is (a single answer larger
 // than the budget is built alone rather than refused).
 //
-// The SDK encodes an answer after the handler returns, outside what the
-// gate's reservations can see; the Go runtime's heap size sees it. So an
-// answer is also held back while the heap already holds the budget: the
-// gate then checks again every PollInterval, and forces a collection when
-// the heap has stayed that full for longer, since a heap full of garbage
-// only shrinks when the collector runs.
+// The SDK encodes an answer after the handler returns, and that encoding is
+// most of the answer's memory (at 100k lines, under four dashboards at
+// once, 351 of 534 MB of heap were the SDK's IPC buffers and Arrow
+// builders: BENCHMARKS.md, run F). In the plugin binary the reservation is
+// therefore held until gRPC's codec is handed the encoded answer
+// (HoldUntilEncoded, zerocopy.OnEncoded), in the order the handlers
+// returned: the codec does not say whose answer it writes, so an answer
+// may free the room of another that returned before it, never more room
+// than was reserved. A reservation whose answer never reaches the codec is
+// returned after encodeTimeout. An answer is also held back while the Go
+// heap already holds the ceiling (garbage, other instances' runs): the gate
+// then checks again every PollInterval, and forces a collection when the
+// heap has stayed that full for longer, since a heap full of garbage only
+// shrinks when the collector runs.
 package admission
 
 import (
@@ -48,6 +56,10 @@ const (
 	// forceGCAfter is how long answers wait on a full heap before the gate
 	// runs the collector itself.
 	forceGCAfter = 100 * time.Millisecond
+	// encodeTimeout returns a reservation whose encoded answer never
+	// reached the codec (an answer gRPC could not send). A 100k-line
+	// answer encodes in under a second (BENCHMARKS.md, run E).
+	encodeTimeout = 30 * time.Second
 )
 
 // Gate admits answers by estimated size. The zero value is not usable; use New.
@@ -62,6 +74,10 @@ type Gate struct {
 	queue     list.List // of *waiter, in arrival order
 	polling   bool
 	fullSince time.Time
+	// holdUntilEncoded: Done hands reservations to encoding (oldest first)
+	// until Encoded returns them.
+	holdUntilEncoded bool
+	encoding         list.List // of *Ticket
 }
 
 type waiter struct {
@@ -114,8 +130,9 @@ type Ticket struct {
 	Waited time.Duration
 	// Alone is true when the estimate was larger than the budget, so the
 	// answer was admitted only with nothing else being built.
-	Alone bool
-	once  sync.Once
+	Alone    bool
+	once     sync.Once
+	handedAt time.Time
 }
 
 // Release returns the reservation; later calls do nothing.
@@ -129,6 +146,67 @@ func (t *Ticket) Release() {
 		t.g.grantLocked()
 		t.g.mu.Unlock()
 	})
+}
+
+// Done is called when the answer's frames are built and handed to the SDK:
+// the reservation is returned now, or, with HoldUntilEncoded, when the
+// encoded answer reaches the codec (Encoded).
+func (t *Ticket) Done() {
+	if t == nil || t.g == nil {
+		return
+	}
+	g := t.g
+	g.mu.Lock()
+	hold := g.holdUntilEncoded
+	if hold {
+		t.handedAt = time.Now()
+		g.encoding.PushBack(t)
+		if !g.polling {
+			g.polling = true
+			go g.poll()
+		}
+	}
+	g.mu.Unlock()
+	if !hold {
+		t.Release()
+	}
+}
+
+// HoldUntilEncoded makes Done keep reservations until Encoded reports the
+// answers encoded: for a process whose codec calls Encoded (the plugin
+// binary). Without it (the engine in process, tests) Done releases at once.
+func (g *Gate) HoldUntilEncoded() {
+	g.mu.Lock()
+	g.holdUntilEncoded = true
+	g.mu.Unlock()
+}
+
+// Encoded returns the reservations of the n oldest answers handed to
+// encoding.
+func (g *Gate) Encoded(n int) {
+	var done []*Ticket
+	g.mu.Lock()
+	for ; n > 0 && g.encoding.Len() > 0; n-- {
+		done = append(done, g.encoding.Remove(g.encoding.Front()).(*Ticket))
+	}
+	g.mu.Unlock()
+	for _, t := range done {
+		t.Release()
+	}
+}
+
+// expireEncodingLocked drops the hand-overs older than encodeTimeout and
+// returns them for release.
+func (g *Gate) expireEncodingLocked(now time.Time) []*Ticket {
+	var out []*Ticket
+	for g.encoding.Len() > 0 {
+		t := g.encoding.Front().Value.(*Ticket)
+		if now.Sub(t.handedAt) < encodeTimeout {
+			break
+		}
+		out = append(out, g.encoding.Remove(g.encoding.Front()).(*Ticket))
+	}
+	return out
 }
 
 // Acquire waits until an answer estimated at need bytes may be built, or
@@ -199,15 +277,25 @@ func (g *Gate) poll() {
 	tick := time.NewTicker(PollInterval)
 	defer tick.Stop()
 	for range tick.C {
+		now := time.Now()
+		g.mu.Lock()
+		expired := g.expireEncodingLocked(now)
+		g.mu.Unlock()
+		for _, t := range expired {
+			t.Release()
+		}
 		g.mu.Lock()
 		g.grantLocked()
 		if g.queue.Len() == 0 {
-			g.polling = false
 			g.fullSince = time.Time{}
+			if g.encoding.Len() == 0 {
+				g.polling = false
+				g.mu.Unlock()
+				return
+			}
 			g.mu.Unlock()
-			return
+			continue
 		}
-		now := time.Now()
 		if g.fullSince.IsZero() {
 			g.fullSince = now
 		}

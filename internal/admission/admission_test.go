@@ -180,3 +180,59 @@ func TestNewSizesFromTheLimit(t *testing.T) {
 	assert.Equal(t, int64(600*mib), g.Budget())
 	assert.Equal(t, New(DefaultLimit).Budget(), New(0).Budget())
 }
+
+// TestReservationsHeldUntilEncoded: with HoldUntilEncoded an answer's room
+// comes back when the codec reports it encoded, oldest hand-over first, and
+// never twice; without it Done returns the room at once.
+func TestReservationsHeldUntilEncoded(t *testing.T) {
+	g, _, _ := testGate()
+	g.HoldUntilEncoded()
+	a, err := g.Acquire(t.Context(), 60*mib)
+	require.NoError(t, err)
+	b, err := g.Acquire(t.Context(), 30*mib)
+	require.NoError(t, err)
+	a.Done()
+	b.Done()
+	next := acquireAsync(g, t.Context(), 50*mib)
+	queued(t, g, 1)
+	assert.True(t, pending(next), "handed to the SDK is not encoded yet: the room stays taken")
+	g.Encoded(1) // a's answer (the oldest) is encoded
+	tk := <-next
+	require.NotNil(t, tk)
+	g.Encoded(5) // more than are waiting: only b is returned
+	g.mu.Lock()
+	assert.Equal(t, int64(50*mib), g.used)
+	assert.Zero(t, g.encoding.Len())
+	g.mu.Unlock()
+	tk.Done()
+	g.Encoded(1)
+	g.mu.Lock()
+	assert.Zero(t, g.used)
+	g.mu.Unlock()
+
+	plain, _, _ := testGate()
+	tk, err = plain.Acquire(t.Context(), 60*mib)
+	require.NoError(t, err)
+	tk.Done()
+	plain.mu.Lock()
+	assert.Zero(t, plain.used, "in process there is no codec to wait for")
+	plain.mu.Unlock()
+}
+
+// TestUnencodedHandOverExpires: a reservation whose answer never reaches the
+// codec is returned after encodeTimeout.
+func TestUnencodedHandOverExpires(t *testing.T) {
+	g, _, _ := testGate()
+	g.HoldUntilEncoded()
+	tk, err := g.Acquire(t.Context(), 60*mib)
+	require.NoError(t, err)
+	tk.Done()
+	g.mu.Lock()
+	g.encoding.Front().Value.(*Ticket).handedAt = time.Now().Add(-encodeTimeout)
+	g.mu.Unlock()
+	require.Eventually(t, func() bool {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		return g.used == 0 && g.encoding.Len() == 0
+	}, 10*time.Second, time.Millisecond)
+}

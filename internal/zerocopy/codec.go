@@ -27,6 +27,7 @@ package zerocopy
 import (
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/grafana/grafana-plugin-sdk-go/genproto/pluginv2"
@@ -69,8 +70,26 @@ func (c Codec) Marshal(v any) (mem.BufferSlice, error) {
 	if !ok || r == nil {
 		return c.Base.Marshal(v)
 	}
+	if hook := onEncoded.Load(); hook != nil {
+		n := 0
+		for _, dr := range r.Responses {
+			if len(dr.GetFrames()) > 0 {
+				n++
+			}
+		}
+		(*hook)(n)
+	}
 	return MarshalQueryDataResponse(r)
 }
+
+var onEncoded atomic.Pointer[func(answers int)]
+
+// OnEncoded registers f to be called with the number of answers with frames
+// in each QueryDataResponse about to be written. gRPC marshals a response
+// only after the SDK has encoded all of its frames as Arrow, so this is the
+// moment the plugin knows that encoding, the largest allocation of an
+// answer, is over (internal/admission holds its reservations until then).
+func OnEncoded(f func(answers int)) { onEncoded.Store(&f) }
 
 // Field numbers of the messages written here (backend.proto in the SDK).
 const (

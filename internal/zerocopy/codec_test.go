@@ -250,3 +250,23 @@ func BenchmarkMarshalAnswer(b *testing.B) {
 		})
 	}
 }
+
+// TestOnEncodedCountsAnswersWithFrames: the hook hears of every
+// QueryDataResponse the codec writes, with the number of its answers that
+// carry frames (an error answer has none, and took no reservation), and of
+// no other message.
+func TestOnEncodedCountsAnswersWithFrames(t *testing.T) {
+	var calls []int
+	OnEncoded(func(n int) { calls = append(calls, n) })
+	t.Cleanup(func() { onEncoded.Store(nil) })
+	c := encoding.GetCodecV2(grpcproto.Name)
+	_, err := c.Marshal(&pluginv2.QueryDataResponse{Responses: map[string]*pluginv2.DataResponse{
+		"A": {Frames: [][]byte{[]byte("f1"), []byte("f2")}},
+		"B": {Error: "bad trace ID", Status: 400},
+		"C": {Frames: [][]byte{[]byte("f3")}},
+	}})
+	require.NoError(t, err)
+	_, err = c.Marshal(&pluginv2.QueryDataRequest{})
+	require.NoError(t, err)
+	require.Equal(t, []int{2}, calls)
+}

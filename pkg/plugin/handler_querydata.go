@@ -74,7 +74,7 @@ func (d *Datasource) query(ctx context.Context, dq backend.DataQuery) backend.Da
 	if err != nil {
 		return errorResponse(err)
 	}
-	defer ticket.Release()
+	defer ticket.Done()
 	notices := make([]engine.Notice, 0, len(out.Notices)+2)
 	notices = append(notices, out.Notices...)
 	if res.Via == sharedrun.ViaKept {

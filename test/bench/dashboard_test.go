@@ -204,11 +204,13 @@ func BenchmarkDashboardOpen(b *testing.B) {
 
 // memoryLimitTestLimit is the plugin's memory_limit in
 // TestDashboardsUnderMemoryLimit, and memoryLimitTestCeiling the peak RSS
-// the test allows: the soft limit plus what Go's runtime and the SDK keep
-// outside the heap the limit governs (measured: BENCHMARKS.md, run F).
+// the test allows. Measured on the 2-core machine (BENCHMARKS.md, run F):
+// 579–608 MB with the admission of answers, 974–1027 MB without it (every
+// answer built and encoded at once), 705–782 MB when reservations ended at
+// the handler's return instead of when the SDK had encoded the answer.
 const (
 	memoryLimitTestLimit   = "512MiB"
-	memoryLimitTestCeiling = 768 << 20
+	memoryLimitTestCeiling = 700 << 20
 )
 
 // TestDashboardsUnderMemoryLimit opens four incident dashboards of 100k-line
