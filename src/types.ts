@@ -26,8 +26,8 @@ export interface Query extends DataQuery {
   sources?: Source[];
   /**
    * Frames a timeline query returns, in ALL_FRAMES order (docs/DESIGN.md, "Query model"); empty or
-   * absent means DEFAULT_FRAMES. A panel selects only the frame it shows, so that the panels of a
-   * dashboard share one run and each frame is built once (docs/DESIGN.md, "Sharing one run").
+   * absent means DEFAULT_FRAMES. A panel selects only the frame it shows, so that opening a dashboard
+   * builds and sends each frame once from the run its panels share (docs/DESIGN.md, "Sharing one run").
    * Never set with queryType "logs": the backend accepts nothing there but ["logs"].
    */
   frames?: FrameName[];

@@ -226,7 +226,7 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
           <InlineField
             label="Frames"
             labelWidth={14}
-            tooltip={`Frames to return. Select the one this panel shows: the panels of a dashboard then share one fetch of the trace and each frame is built once. Default: ${DEFAULT_FRAMES.join(', ')}.`}
+            tooltip={`Frames to return. Select the one this panel shows: the panels of a dashboard share one fetch of the trace, and each then builds and sends only its own frame. Default: ${DEFAULT_FRAMES.join(', ')}.`}
           >
             <MultiCombobox<FrameName>
               id="traceweave-frames"
