@@ -1,11 +1,19 @@
 import { DataSourceJsonData } from '@grafana/data';
 import { DataQuery } from '@grafana/schema';
 
+import type { ALL_FRAMES } from './defaults.gen';
+
 /** QueryType selects what the backend returns (docs/DESIGN.md, "Query model"). */
 export type QueryType = 'timeline' | 'logs';
 
 /** Source names an upstream a query may read. */
 export type Source = 'tempo' | 'loki' | 'kafka';
+
+/**
+ * FrameName is a frame a timeline query may select (docs/DESIGN.md, "Frames"). It is derived from
+ * ALL_FRAMES, which is generated from the backend's list, so a frame the backend adds is offered here.
+ */
+export type FrameName = (typeof ALL_FRAMES)[number];
 
 /** Query is one panel target: the JSON the backend decodes in pkg/models/query.go. */
 export interface Query extends DataQuery {
@@ -16,6 +24,13 @@ export interface Query extends DataQuery {
   spanId?: string;
   /** Sources to read; empty or absent means every configured source. */
   sources?: Source[];
+  /**
+   * Frames a timeline query returns, in ALL_FRAMES order (docs/DESIGN.md, "Query model"); empty or
+   * absent means DEFAULT_FRAMES. A panel selects only the frame it shows, so that opening a dashboard
+   * builds and sends each frame once from the run its panels share (docs/DESIGN.md, "Sharing one run").
+   * Never set with queryType "logs": the backend accepts nothing there but ["logs"].
+   */
+  frames?: FrameName[];
   /**
    * What internal links from other datasources send: a Loki derived field
    * always arrives as {"query": "<value>"}. Used as the trace ID when
@@ -98,6 +113,23 @@ export interface TierRule {
   match: TierMatch;
 }
 
+/**
+ * CacheOptions configure how long the panels of one dashboard share a finished run
+ * (docs/DESIGN.md, "Settings" and "Sharing one run").
+ */
+export interface CacheOptions {
+  /** Go duration string counted from the run's start (default DEFAULT_CACHE_TTL); "0s" keeps no finished run. */
+  ttl?: string;
+  /** Bound on the estimated bytes of the kept results, least recently used dropped first; 0 or unset: DEFAULT_CACHE_MAX_BYTES. */
+  maxBytes?: number;
+}
+
+/** TraceViewOptions shape the trace frame (docs/DESIGN.md, "Frames", `trace`). */
+export interface TraceViewOptions {
+  /** Log lines inside one span (default DEFAULT_MAX_LOGS_PER_SPAN); -1: no bound; 0 or unset: the default. */
+  maxLogsPerSpan?: number;
+}
+
 /** Options is the datasource jsonData (docs/DESIGN.md, "Settings"). */
 export interface Options extends DataSourceJsonData {
   tempo?: TempoOptions;
@@ -105,6 +137,8 @@ export interface Options extends DataSourceJsonData {
   kafka?: KafkaOptions;
   window?: WindowOptions;
   tiers?: TierRule[];
+  cache?: CacheOptions;
+  traceView?: TraceViewOptions;
 }
 
 /** SecureJsonData holds the secrets; Grafana never sends them back to the browser. */

@@ -2,6 +2,7 @@ import {
   validateBroker,
   validateDuration,
   validateGoRegex,
+  validateMinInt,
   validatePositiveInt,
   validateSelector,
   validateTopicName,
@@ -40,6 +41,27 @@ describe('validatePositiveInt', () => {
   });
   it.each([0, -1, 1.5, NaN])('rejects %p', (n) => {
     expect(validatePositiveInt(n)).toBeDefined();
+  });
+});
+
+describe('validateMinInt', () => {
+  it('accepts unset and whole numbers from the minimum up', () => {
+    expect(validateMinInt(undefined, -1)).toBeUndefined();
+    expect(validateMinInt(-1, -1)).toBeUndefined();
+    expect(validateMinInt(0, -1)).toBeUndefined();
+    expect(validateMinInt(0, 0)).toBeUndefined();
+    expect(validateMinInt(134217728, 0)).toBeUndefined();
+  });
+  it.each([
+    [-2, -1],
+    [-1, 0],
+    [1.5, 0],
+    [NaN, 0],
+  ])('rejects %p below or beside %p', (n, min) => {
+    expect(validateMinInt(n, min)).toBe(`Must be a whole number of at least ${min}`);
+  });
+  it('says what the lowest values mean', () => {
+    expect(validateMinInt(-2, -1, '-1: no bound')).toBe('Must be a whole number of at least -1 (-1: no bound)');
   });
 });
 

@@ -52,6 +52,20 @@ export function validatePositiveInt(value: number | undefined): string | undefin
   return undefined;
 }
 
+/**
+ * validateMinInt accepts an unset value or a whole number ≥ min; hint says what the lowest values mean
+ * (for settings where 0 is the default and -1 lifts the bound).
+ */
+export function validateMinInt(value: number | undefined, min: number, hint?: string): string | undefined {
+  if (value === undefined) {
+    return undefined;
+  }
+  if (!Number.isInteger(value) || value < min) {
+    return `Must be a whole number of at least ${min}${hint ? ` (${hint})` : ''}`;
+  }
+  return undefined;
+}
+
 /** validateIntRange accepts an unset value or a whole number in [min, max]. */
 export function validateIntRange(value: number | undefined, min: number, max: number): string | undefined {
   if (value === undefined) {

@@ -130,6 +130,50 @@ describe('ConfigEditor', () => {
     expect(region('Window').getByLabelText('After')).toHaveAttribute('placeholder', '2m');
     expect(region('Kafka').getByLabelText('Max records per query')).toHaveAttribute('placeholder', '5000000');
     expect(region('Tempo').getByLabelText('Max spans')).toHaveAttribute('placeholder', '10000');
+    const dash = region('Dashboard');
+    expect(dash.getByLabelText('Shared result TTL')).toHaveAttribute('placeholder', '5s');
+    expect(dash.getByLabelText('Shared results max bytes')).toHaveAttribute('placeholder', '134217728');
+    expect(dash.getByLabelText('Logs per span in the trace view')).toHaveAttribute('placeholder', '100');
+  });
+
+  it('stores how panels share a result and how many logs a span holds', async () => {
+    const { user, region, last } = setup({ jsonData: { window: { after: '5m' } } });
+    const dash = region('Dashboard');
+    await user.type(dash.getByLabelText('Shared result TTL'), '0s');
+    await user.type(dash.getByLabelText('Shared results max bytes'), '67108864');
+    await user.type(dash.getByLabelText('Logs per span in the trace view'), '-1');
+    expect(dash.queryByRole('alert')).not.toBeInTheDocument();
+    expect(last().jsonData).toEqual({
+      window: { after: '5m' },
+      cache: { ttl: '0s', maxBytes: 67108864 },
+      traceView: { maxLogsPerSpan: -1 },
+    });
+
+    // Emptied fields go back to the defaults.
+    await user.clear(dash.getByLabelText('Shared result TTL'));
+    await user.clear(dash.getByLabelText('Logs per span in the trace view'));
+    expect(last().jsonData.cache).toEqual({ maxBytes: 67108864 });
+    expect(last().jsonData.traceView).toEqual({});
+  });
+
+  it('flags a shared result TTL that is not a duration and a span log bound below -1', async () => {
+    const { user, region, last } = setup();
+    const dash = region('Dashboard');
+    await user.type(dash.getByLabelText('Shared result TTL'), '10');
+    expect(dash.getByRole('alert')).toHaveTextContent('"10" is not a duration');
+    await user.type(dash.getByLabelText('Shared result TTL'), 's');
+    expect(dash.queryByRole('alert')).not.toBeInTheDocument();
+
+    const logs = dash.getByLabelText('Logs per span in the trace view');
+    await user.type(logs, '-2');
+    expect(dash.getByRole('alert')).toHaveTextContent('Must be a whole number of at least -1 (-1: every line)');
+    await user.clear(logs);
+    await user.type(logs, '250');
+    expect(dash.queryByRole('alert')).not.toBeInTheDocument();
+
+    await user.type(dash.getByLabelText('Shared results max bytes'), '-1');
+    expect(dash.getByRole('alert')).toHaveTextContent('Must be a whole number of at least 0');
+    expect(last().jsonData).toEqual({ cache: { ttl: '10s', maxBytes: -1 }, traceView: { maxLogsPerSpan: 250 } });
   });
 
   it('flags a span cap that is not a positive whole number', async () => {

@@ -2,6 +2,7 @@ import React from 'react';
 import { DataSourceDescription } from '@grafana/plugin-ui';
 import { Divider, Stack } from '@grafana/ui';
 
+import { DashboardSettings } from './config/DashboardSettings';
 import { ConfigProps } from './config/helpers';
 import { KafkaSettings } from './config/KafkaSettings';
 import { LokiSettings } from './config/LokiSettings';
@@ -28,6 +29,8 @@ export function ConfigEditor(props: ConfigProps) {
       <KafkaSettings {...props} />
       <Divider />
       <WindowSettings {...props} />
+      <Divider />
+      <DashboardSettings {...props} />
       <Divider />
       <TiersSettings {...props} />
     </Stack>

@@ -164,6 +164,49 @@ describe('QueryEditor', () => {
     expect(last().sources).toEqual(['kafka']);
   });
 
+  it('selects the frames a panel shows, in answer order, and runs the query', async () => {
+    const { user, onRunQuery, last } = setup({ traceId: TRACE });
+    const frames = screen.getByLabelText('Frames');
+    expect(frames).toHaveAttribute('placeholder', 'Default: trace, logs, timeline, summary');
+
+    await user.click(frames);
+    const options = (await screen.findAllByRole('option')).map((o) => o.textContent);
+    expect(options).toEqual([
+      expect.stringMatching(/^trace.*trace view/i),
+      expect.stringMatching(/^logs.*logs panel/i),
+      expect.stringMatching(/^timeline.*table of spans and logs/i),
+      expect.stringMatching(/^summary.*time per tier/i),
+      expect.stringMatching(/^firstError.*stat panel/i),
+    ]);
+    await user.click(screen.getByRole('option', { name: /^firstError/ }));
+    expect(last().frames).toEqual(['firstError']);
+    await user.click(screen.getByRole('option', { name: /^trace/ }));
+    expect(last().frames).toEqual(['trace', 'firstError']);
+    expect(onRunQuery).toHaveBeenCalledTimes(2);
+
+    // Deselecting both leaves no selection: the field goes, and the default frames come back.
+    await user.click(screen.getByRole('option', { name: /^trace/ }));
+    await user.click(screen.getByRole('option', { name: /^firstError/ }));
+    expect(last()).toEqual({ refId: 'A', traceId: TRACE });
+    expect(last()).not.toHaveProperty('frames');
+    expect(onRunQuery).toHaveBeenCalledTimes(4);
+  });
+
+  it('offers no frames for a logs query and drops them when switching to logs', async () => {
+    const { user, onRunQuery, last } = setup({ traceId: TRACE, frames: ['trace', 'summary'] });
+    expect(screen.getByLabelText('Frames')).toBeInTheDocument();
+
+    await user.click(screen.getByRole('radio', { name: 'Logs' }));
+    expect(last()).toEqual({ refId: 'A', traceId: TRACE, queryType: 'logs' });
+    expect(last()).not.toHaveProperty('frames');
+    expect(onRunQuery).toHaveBeenCalledTimes(1);
+    expect(screen.queryByLabelText('Frames')).not.toBeInTheDocument();
+
+    await user.click(screen.getByRole('radio', { name: 'Timeline' }));
+    expect(screen.getByLabelText('Frames')).toHaveAttribute('placeholder', 'Default: trace, logs, timeline, summary');
+    expect(last().frames).toBeUndefined();
+  });
+
   it('keeps a template variable as it is', async () => {
     const { user, onRunQuery, last } = setup();
     await user.click(screen.getByLabelText('Trace ID'));

@@ -3,8 +3,9 @@ import { QueryEditorProps, SelectableValue } from '@grafana/data';
 import { ComboboxOption, InlineField, InlineFieldRow, Input, MultiCombobox, RadioButtonGroup, Stack, Text } from '@grafana/ui';
 
 import { DataSource } from '../datasource';
+import { ALL_FRAMES, DEFAULT_FRAMES } from '../defaults';
 import { MAX_SPAN_ID_HEX, normalizeSpanId, parseTraceInput, ParsedTraceInput, validateHexId } from '../traceId';
-import { Options, Query, QueryType, Source } from '../types';
+import { FrameName, Options, Query, QueryType, Source } from '../types';
 
 type Props = QueryEditorProps<DataSource, Query, Options>;
 
@@ -14,6 +15,32 @@ const QUERY_TYPE_OPTIONS: Array<SelectableValue<QueryType>> = [
 ];
 
 const SOURCE_LABELS: Record<Source, string> = { tempo: 'Tempo', loki: 'Loki', kafka: 'Kafka' };
+
+// What each frame is for (docs/DESIGN.md, "Frames"): a panel picks the one it shows.
+const FRAME_DESCRIPTIONS: Record<FrameName, string> = {
+  trace: 'Trace view, with the logs inside their spans',
+  logs: 'Logs panel',
+  timeline: 'Table of spans and logs',
+  summary: 'Time per tier',
+  firstError: 'The first error row, for a stat panel',
+};
+
+const FRAME_OPTIONS: Array<ComboboxOption<FrameName>> = ALL_FRAMES.map((f) => ({
+  label: f,
+  value: f,
+  description: FRAME_DESCRIPTIONS[f],
+}));
+
+/**
+ * withFrames stores a frame selection in ALL_FRAMES order without duplicates (the order the backend
+ * answers in); an empty selection removes the field, which means DEFAULT_FRAMES.
+ */
+function withFrames(query: Query, frames: readonly FrameName[]): Query {
+  const next: Query = { ...query };
+  delete next.frames;
+  const ordered = ALL_FRAMES.filter((f) => frames.includes(f));
+  return ordered.length > 0 ? { ...next, frames: ordered } : next;
+}
 
 function describeExtraction(p: ParsedTraceInput): string | undefined {
   if (p.error || (p.kind !== 'traceparent' && p.kind !== 'url')) {
@@ -26,7 +53,7 @@ function describeExtraction(p: ParsedTraceInput): string | undefined {
 /**
  * QueryEditor asks for a trace ID (hex, a traceparent header or a trace URL),
  * what to return and from which sources. It runs the query on blur or Enter,
- * never on each keystroke.
+ * never on each keystroke; the selectors run it on each change.
  */
 export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) {
   const [traceInput, setTraceInput] = useState(query.traceId ?? '');
@@ -144,7 +171,10 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
           <RadioButtonGroup<QueryType>
             options={QUERY_TYPE_OPTIONS}
             value={query.queryType ?? 'timeline'}
-            onChange={(v) => setAndRun({ ...query, queryType: v })}
+            // A logs query returns only the logs frame and the backend refuses another selection there.
+            onChange={(v) =>
+              setAndRun(v === 'logs' ? withFrames({ ...query, queryType: v }, []) : { ...query, queryType: v })
+            }
           />
         </InlineField>
       </InlineFieldRow>
@@ -191,6 +221,27 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
           />
         </InlineField>
       </InlineFieldRow>
+      {query.queryType !== 'logs' && (
+        <InlineFieldRow>
+          <InlineField
+            label="Frames"
+            labelWidth={14}
+            tooltip={`Frames to return. Select the one this panel shows: the panels of a dashboard share one fetch of the trace, and each then builds and sends only its own frame. Default: ${DEFAULT_FRAMES.join(', ')}.`}
+          >
+            <MultiCombobox<FrameName>
+              id="traceweave-frames"
+              width={60}
+              options={FRAME_OPTIONS}
+              value={query.frames ?? []}
+              placeholder={`Default: ${DEFAULT_FRAMES.join(', ')}`}
+              onChange={(v) => {
+                const frames = v.map((o) => o.value);
+                setAndRun(withFrames(query, frames));
+              }}
+            />
+          </InlineField>
+        </InlineFieldRow>
+      )}
     </Stack>
   );
 }
