@@ -5,7 +5,7 @@ import { test, expect } from '@grafana/plugin-e2e';
 
 test('config editor renders every section', async ({ createDataSourceConfigPage, page }) => {
   await createDataSourceConfigPage({ type: 'traceweave-timeline-datasource' });
-  for (const section of ['Tempo settings', 'Loki settings', 'Kafka settings', 'Window settings', 'Tier settings']) {
+  for (const section of ['Tempo settings', 'Loki settings', 'Kafka settings', 'Window settings', 'Dashboard settings', 'Tier settings']) {
     await expect(page.getByRole('region', { name: section })).toBeVisible();
   }
 });
