@@ -120,8 +120,8 @@ func provisionedSettings(t *testing.T) map[string]any {
 // wantLine is a log line of the searched trace as its writer wrote it.
 type wantLine struct {
 	topics []string // the Kafka topics it must be found in (the frame's source lists each)
-	body   string // the body the logs frame must show
-	spanID string // the span the line belongs to
+	body   string   // the body the logs frame must show
+	spanID string   // the span the line belongs to
 }
 
 func (w wantLine) String() string { return fmt.Sprintf("%v %s %q", w.topics, w.spanID, w.body) }
