@@ -508,6 +508,17 @@ func checkWire(t *testing.T, recs map[string][]*kgo.Record, n int32, traceID str
 			}
 		}
 	}
+	if testing.Verbose() { // one record of the trace per topic, as written
+		for topic, sub := range map[string]string{"otlp_logs": "", topicJSON: traceID, "audit": traceID, "syslog": traceID} {
+			for _, r := range recs[topic] {
+				if (sub == "" && string(r.Key) == traceID) || (sub != "" && bytes.Contains(r.Value, []byte(sub))) {
+					t.Logf("%s/%d@%d key=%q headers=%d timestamp=%s value(%d bytes)=%.400q",
+						topic, r.Partition, r.Offset, r.Key, len(r.Headers), r.Timestamp.Format(time.RFC3339Nano), len(r.Value), r.Value)
+					break
+				}
+			}
+		}
+	}
 	// otlp_proto and otlp_json, partition_logs_by_trace_id: one record per
 	// trace ID, key = the 32 lowercase hex digits, partition = sarama_compat
 	// hash of the key; records without a trace ID have no key.
