@@ -77,7 +77,7 @@ func TestTraceCellsMatchEncodingJSON(t *testing.T) {
 		{Timestamp: 3, Name: "exception", Fields: []timeline.KeyValue{{Key: "exception.message", Value: "boom"}}},
 		{Timestamp: 3, Name: "log", Fields: []timeline.KeyValue{{Key: "body", Value: "third <b>"}, {Key: "severity", Value: "info"}, {Key: "source", Value: "loki"}}},
 	}
-	require.Equal(t, stdJSON(t, want), string(spanLogsJSON(s, logs)), "time order, events first at equal times, out-of-range index skipped")
+	require.Equal(t, stdJSON(t, want), string(spanLogsJSON(s, logs, 0)), "time order, events first at equal times, out-of-range index skipped")
 	require.Equal(t, `[{"spanID":"0b","traceID":"0a","tags":[{"key":"k","value":1}]}]`, string(spanReferencesJSON(s.Links)))
 	require.Equal(t, `[{"key":"http.route","value":"/x"},{"key":"tier","value":"go"},{"key":"error","value":true}]`, string(spanTagsJSON(s)))
 	require.Equal(t, `[]`, string(spanTagsJSON(&timeline.SpanNode{})))
@@ -93,7 +93,7 @@ func BenchmarkSpanLogsJSON(b *testing.B) {
 	s := &timeline.SpanNode{Span: timeline.Span{Service: "go-api"}, Logs: idx}
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		_ = spanLogsJSON(s, logs)
+		_ = spanLogsJSON(s, logs, 0)
 	}
 }
 

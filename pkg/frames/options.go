@@ -3,13 +3,42 @@
 // timeline (table) and summary. Frame shapes live here and nowhere else.
 package frames
 
-// Frame names of the public contract; panels and dashboards select frames by them.
-const (
-	NameTrace    = "trace"
-	NameLogs     = "logs"
-	NameTimeline = "timeline"
-	NameSummary  = "summary"
+import (
+	"github.com/grafana/grafana-plugin-sdk-go/data"
+
+	"github.com/traceweave/traceweave/pkg/models"
+	"github.com/traceweave/traceweave/pkg/timeline"
 )
+
+// Frame names of the public contract; panels select frames by them
+// (models.Query.Frames), so the names are the query model's.
+const (
+	NameTrace    = models.FrameTrace
+	NameLogs     = models.FrameLogs
+	NameTimeline = models.FrameTimeline
+	NameSummary  = models.FrameSummary
+	// NameFirstError is the timeline frame cut to the trace's first error:
+	// a stat panel reads one row instead of every event of the trace.
+	NameFirstError = models.FrameFirstError
+)
+
+// Build builds the frame of that name (one of models.AllFrames); nil for
+// an unknown name, which models.ParseQuery never lets through.
+func Build(name string, m *timeline.Model, opts Options) *data.Frame {
+	switch name {
+	case NameTrace:
+		return Trace(m, opts)
+	case NameLogs:
+		return Logs(m, opts)
+	case NameTimeline:
+		return Timeline(m, opts)
+	case NameSummary:
+		return Summary(m)
+	case NameFirstError:
+		return FirstError(m, opts)
+	}
+	return nil
+}
 
 // Options carries what frame building needs beyond the model: the uids used
 // for click-through links.
@@ -24,4 +53,9 @@ type Options struct {
 	LokiUID  string
 	// LokiSelector is the stream selector used for "open in Loki" links.
 	LokiSelector string
+	// MaxLogsPerSpan bounds the log lines in one span's logs cell of the
+	// trace frame (the traceView.maxLogsPerSpan setting); 0 or less keeps
+	// every line. A span past the bound ends with an entry saying how many
+	// lines it left out, and the frame carries a notice.
+	MaxLogsPerSpan int
 }

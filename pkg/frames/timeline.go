@@ -146,3 +146,28 @@ func Timeline(m *timeline.Model, opts Options) *data.Frame {
 	}
 	return frame
 }
+
+// FirstError builds the firstError frame (NameFirstError): the timeline
+// frame's fields, links and notice with one row, the trace's first error
+// (m.Summary.FirstError), or no row when nothing failed. A stat panel that
+// shows the first error reads this one row rather than the timeline frame,
+// which at 100k lines is tens of megabytes of Arrow.
+func FirstError(m *timeline.Model, opts Options) *data.Frame {
+	cut := *m // shares the model's slices, which neither frame modifies
+	cut.Events = nil
+	if m.Summary != nil && m.Summary.FirstError != nil {
+		fe := m.Summary.FirstError
+		ev := timeline.Event{Kind: fe.Kind, Index: fe.Index}
+		switch {
+		case fe.Kind == timeline.EventSpan && fe.Index >= 0 && fe.Index < len(m.Spans):
+			ev.TimeNs = m.Spans[fe.Index].StartNs
+			cut.Events = []timeline.Event{ev}
+		case fe.Kind == timeline.EventLog && fe.Index >= 0 && fe.Index < len(m.Logs):
+			ev.TimeNs = m.Logs[fe.Index].TimeNs
+			cut.Events = []timeline.Event{ev}
+		}
+	}
+	f := Timeline(&cut, opts)
+	f.Name = NameFirstError
+	return f
+}

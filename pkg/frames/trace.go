@@ -3,8 +3,10 @@ package frames
 import (
 	"cmp"
 	"encoding/json"
+	"fmt"
 	"runtime"
 	"slices"
+	"strconv"
 	"sync"
 
 	"github.com/grafana/grafana-plugin-sdk-go/data"
@@ -66,10 +68,10 @@ func traceFrame(m *timeline.Model, opts Options, workers, minParallel int) *data
 	// frames): other goroutines build theirs while this one fills the other
 	// columns, then builds its own share.
 	logCells := make([]json.RawMessage, n)
-	chunks := spanLogChunks(spans, n, workers, minParallel)
+	chunks := spanLogChunks(spans, n, workers, minParallel, opts.MaxLogsPerSpan)
 	var wg sync.WaitGroup
 	for _, c := range chunks[1:] {
-		wg.Go(func() { c.fill(logCells, spans, logs) })
+		wg.Go(func() { c.fill(logCells, spans, logs, opts.MaxLogsPerSpan) })
 	}
 	var (
 		traceIDs       = make([]string, 0, n)
@@ -116,7 +118,7 @@ func traceFrame(m *timeline.Model, opts Options, workers, minParallel int) *data
 		references = append(references, spanReferencesJSON(s.Links))
 		tags = append(tags, spanTagsJSON(s))
 	}
-	chunks[0].fill(logCells, spans, logs)
+	chunks[0].fill(logCells, spans, logs, opts.MaxLogsPerSpan)
 	wg.Wait()
 
 	traceField := data.NewField("traceID", nil, traceIDs)
@@ -149,7 +151,35 @@ func traceFrame(m *timeline.Model, opts Options, workers, minParallel int) *data
 		data.NewField("tags", nil, tags),
 	)
 	frame.Meta = &data.FrameMeta{PreferredVisualization: data.VisTypeTrace}
+	if notice, ok := spanLogsBoundNotice(spans, opts.MaxLogsPerSpan); ok {
+		frame.Meta.Notices = append(frame.Meta.Notices, notice)
+	}
 	return frame
+}
+
+// spanLogsBoundNotice says how many spans the MaxLogsPerSpan bound cut, and
+// where the user finds every line.
+func spanLogsBoundNotice(spans []timeline.SpanNode, max int) (data.Notice, bool) {
+	cut, hidden := 0, 0
+	for i := range spans {
+		if s := &spans[i]; s.SpanID != "" && shownLogs(s, max) < len(s.Logs) {
+			cut++
+			hidden += len(s.Logs) - max
+		}
+	}
+	if cut == 0 {
+		return data.Notice{}, false
+	}
+	return data.Notice{Severity: data.NoticeSeverityInfo, Text: fmt.Sprintf(
+		"trace view: %d %s more than %d log lines (traceView.maxLogsPerSpan): each shows its first %d and how many more (%d lines in all); the span's %q link and the logs panel show every line",
+		cut, plural(cut, "span has", "spans have"), max, max, hidden, linkTitleLogsForSpan)}, true
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // spanChunk is a run of spans whose logs cells one goroutine builds:
@@ -160,14 +190,23 @@ type spanChunk struct {
 
 // fill writes the logs cells of the chunk's rows into cells, and only those:
 // chunks share cells but not its elements.
-func (c spanChunk) fill(cells []json.RawMessage, spans []timeline.SpanNode, logs []timeline.Log) {
+func (c spanChunk) fill(cells []json.RawMessage, spans []timeline.SpanNode, logs []timeline.Log, maxLogs int) {
 	row := c.rowLo
 	for i := c.spanLo; i < c.spanHi; i++ {
 		if s := &spans[i]; s.SpanID != "" {
-			cells[row] = spanLogsJSON(s, logs)
+			cells[row] = spanLogsJSON(s, logs, maxLogs)
 			row++
 		}
 	}
+}
+
+// shownLogs is how many of a span's log lines its logs cell holds under
+// the bound max (0 or less: all).
+func shownLogs(s *timeline.SpanNode, max int) int {
+	if max > 0 && len(s.Logs) > max {
+		return max
+	}
+	return len(s.Logs)
 }
 
 // spanLogChunks splits the spans into at most workers chunks of about equal
@@ -178,11 +217,11 @@ func (c spanChunk) fill(cells []json.RawMessage, spans []timeline.SpanNode, logs
 // the first chunk goes to the goroutine that also builds those other cells,
 // so it gets one unit less per row. A span is never split: one span holding
 // most of the lines makes its chunk the longest.
-func spanLogChunks(spans []timeline.SpanNode, rows, workers, minParallel int) []spanChunk {
+func spanLogChunks(spans []timeline.SpanNode, rows, workers, minParallel, maxLogs int) []spanChunk {
 	total := 0
 	for i := range spans {
 		if spans[i].SpanID != "" {
-			total += len(spans[i].Events) + len(spans[i].Logs)
+			total += len(spans[i].Events) + shownLogs(&spans[i], maxLogs)
 		}
 	}
 	if workers < 2 || total < minParallel || total == 0 {
@@ -204,7 +243,7 @@ func spanLogChunks(spans []timeline.SpanNode, rows, workers, minParallel int) []
 			chunks = append(chunks, c)
 			c = spanChunk{spanLo: i, rowLo: row}
 		}
-		done += len(s.Events) + len(s.Logs)
+		done += len(s.Events) + shownLogs(s, maxLogs)
 		row++
 	}
 	c.spanHi = len(spans)
@@ -257,19 +296,25 @@ func traceKind(kind string) string {
 // by its time rather than by naming the span: the trace view shows every
 // field, and repeating what the span already says would only add noise (and
 // bytes: every attached line is in this cell).
-func spanLogsJSON(s *timeline.SpanNode, logs []timeline.Log) json.RawMessage {
+//
+// With maxLogs > 0 the cell holds the span's first maxLogs lines (s.Logs is
+// in time order) and ends with one more entry, last in time too, whose body
+// says how many lines were left out and where to read them; its fields
+// carry that count as "omitted".
+func spanLogsJSON(s *timeline.SpanNode, logs []timeline.Log, maxLogs int) json.RawMessage {
 	type entry struct {
 		ms    float64
 		event int // index into s.Events, or -1 for a log line
 		log   int // index into logs
 	}
-	entries := make([]entry, 0, len(s.Events)+len(s.Logs))
+	shown := shownLogs(s, maxLogs)
+	entries := make([]entry, 0, len(s.Events)+shown)
 	size := 2
 	for i := range s.Events {
 		entries = append(entries, entry{ms: epochMillis(s.Events[i].TimeNs), event: i})
 		size += 64 + 48*len(s.Events[i].Attrs)
 	}
-	for _, idx := range s.Logs {
+	for _, idx := range s.Logs[:shown] {
 		if idx < 0 || idx >= len(logs) {
 			continue
 		}
@@ -315,6 +360,28 @@ func spanLogsJSON(s *timeline.SpanNode, logs []timeline.Log) json.RawMessage {
 			b = appendKeyString(b, "attach", l.Attach)
 		}
 		b = append(b, `],"name":"`+traceLogName+`"}`...) // a constant that needs no escapes
+	}
+	if omitted := len(s.Logs) - shown; omitted > 0 {
+		last := s.StartNs
+		for _, idx := range s.Logs {
+			if idx >= 0 && idx < len(logs) {
+				last = max(last, logs[idx].TimeNs)
+			}
+		}
+		for i := range s.Events {
+			last = max(last, s.Events[i].TimeNs)
+		}
+		if len(entries) > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"timestamp":`...)
+		b = appendEpochMillis(b, last)
+		b = append(b, `,"fields":[`...)
+		b = appendKeyString(b, "body", fmt.Sprintf("… %d more log %s of this span: %q or the logs panel shows every line",
+			omitted, plural(omitted, "line", "lines"), linkTitleLogsForSpan))
+		b = append(b, `,{"key":"omitted","value":`...)
+		b = strconv.AppendInt(b, int64(omitted), 10)
+		b = append(b, `}],"name":"`+traceLogName+`"}`...)
 	}
 	return append(b, ']')
 }

@@ -90,10 +90,10 @@ func TestSpanLogChunks(t *testing.T) {
 			heaviest = max(heaviest, w)
 		}
 	}
-	require.Len(t, spanLogChunks(m.Spans, rows, 4, total+1), 1, "below minParallel: one chunk")
-	require.Len(t, spanLogChunks(m.Spans, rows, 1, 0), 1)
+	require.Len(t, spanLogChunks(m.Spans, rows, 4, total+1, 0), 1, "below minParallel: one chunk")
+	require.Len(t, spanLogChunks(m.Spans, rows, 1, 0, 0), 1)
 	for workers := 2; workers <= 16; workers++ {
-		chunks := spanLogChunks(m.Spans, rows, workers, 0)
+		chunks := spanLogChunks(m.Spans, rows, workers, 0, 0)
 		require.LessOrEqual(t, len(chunks), workers)
 		next, row := 0, 0
 		for j, c := range chunks {

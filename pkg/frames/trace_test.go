@@ -242,7 +242,7 @@ func TestLogEntrySize(t *testing.T) {
 	} {
 		logs := []timeline.Log{l}
 		span.Logs = []int{0}
-		written := len(spanLogsJSON(span, logs)) - 2 // the cell's brackets
+		written := len(spanLogsJSON(span, logs, 0)) - 2 // the cell's brackets
 		guess := logEntrySize(&logs[0], span.Service)
 		require.GreaterOrEqual(t, guess, written, "%q", l.Body)
 		require.LessOrEqual(t, guess-written, 24+len(l.Body)/8, "%q", l.Body)

@@ -28,6 +28,10 @@ type Query struct {
 	TraceID   string   `json:"traceId"`
 	SpanID    string   `json:"spanId"`
 	Sources   []string `json:"sources"`
+	// Frames selects the frames of a timeline query (models.AllFrames), so
+	// each panel gets only what it shows; ParseQuery fills in the default
+	// (DefaultFrames) when it is empty.
+	Frames []string `json:"frames,omitempty"`
 	// Query is what Grafana's internal links from other datasources send
 	// (a Loki derived field always arrives as {"query": "<value>"}); when
 	// traceId is empty, Query is taken as the trace ID.
@@ -84,6 +88,9 @@ func ParseQuery(raw json.RawMessage, queryType string) (Query, error) {
 		}
 	}
 	q.Sources = sources
+	if q.Frames, err = normalizeFrames(q.QueryType, q.Frames); err != nil {
+		return q, err
+	}
 	return q, nil
 }
 

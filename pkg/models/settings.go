@@ -211,6 +211,10 @@ type Settings struct {
 	Kafka  KafkaSettings  `json:"kafka"`
 	Window WindowSettings `json:"window"`
 	Tiers  []TierRule     `json:"tiers"`
+	// Cache and TraceView shape how panels share one run and what the
+	// trace frame carries (panels.go).
+	Cache     CacheSettings     `json:"cache"`
+	TraceView TraceViewSettings `json:"traceView"`
 }
 
 // Secrets reports the secret values, so tests and log scrubbing can check
@@ -237,7 +241,8 @@ func LoadSettings(jsonData []byte, secure map[string]string) (*Settings, error) 
 		if err := json.Unmarshal(jsonData, &sections); err != nil {
 			return nil, fmt.Errorf("%w: jsonData is not a JSON object: %s", ErrInvalidSettings, describeJSONError(err))
 		}
-		targets := map[string]any{"tempo": &s.Tempo, "loki": &s.Loki, "kafka": &s.Kafka, "window": &s.Window, "tiers": &s.Tiers}
+		targets := map[string]any{"tempo": &s.Tempo, "loki": &s.Loki, "kafka": &s.Kafka, "window": &s.Window, "tiers": &s.Tiers,
+			"cache": &s.Cache, "traceView": &s.TraceView}
 		for name, raw := range sections {
 			target, ok := targets[name]
 			if !ok || string(raw) == "null" {
@@ -345,6 +350,7 @@ func (s *Settings) applyDefaults() {
 	if len(s.Tiers) == 0 {
 		s.Tiers = DefaultTierRules()
 	}
+	s.applyPanelDefaults()
 }
 
 var (
@@ -476,6 +482,7 @@ func (s *Settings) Validate() error {
 			r.re = re
 		}
 	}
+	s.validatePanels(bad)
 	if len(errs) == 0 {
 		return nil
 	}

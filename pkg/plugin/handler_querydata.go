@@ -3,11 +3,12 @@ package plugin
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
-	"github.com/grafana/grafana-plugin-sdk-go/backend/datasource"
 	"github.com/grafana/grafana-plugin-sdk-go/backend/log"
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 	"github.com/grafana/grafana-plugin-sdk-go/experimental/concurrent"
@@ -18,37 +19,36 @@ import (
 	"github.com/traceweave/traceweave/pkg/loki"
 	"github.com/traceweave/traceweave/pkg/models"
 	"github.com/traceweave/traceweave/pkg/tempo"
+	"github.com/traceweave/traceweave/pkg/timeline"
 )
 
 // maxConcurrentQueries bounds how many RefIDs of one request run at once;
 // each already fans out to three upstreams.
 const maxConcurrentQueries = 5
 
-// newMux routes both query types (and a missing one) to the same handler:
-// the query type only changes which frames are returned.
-func (d *Datasource) newMux() *datasource.QueryTypeMux {
-	mux := datasource.NewQueryTypeMux()
-	handler := backend.QueryDataHandlerFunc(d.handleQueries)
-	mux.Handle(models.QueryTypeTimeline, handler)
-	mux.Handle(models.QueryTypeLogs, handler)
-	mux.Handle("", handler)
-	return mux
-}
+// encodeFactor turns the estimated size of an answer's frames into what
+// building and sending it costs at the peak: the frames themselves, then the
+// SDK's Arrow builders and IPC buffers, which at 100k lines took 157 MB for
+// 85 MB of frames (BENCHMARKS.md, run E).
+const encodeFactor = 3
+
+// admissionNoticeAfter is how long an answer may wait for memory before its
+// panel is told why it was slow.
+const admissionNoticeAfter = 50 * time.Millisecond
 
 // QueryData answers Grafana's data requests. It never fails the whole
 // request for one bad query: each RefID gets its own response or error.
+// Every query type goes through the same path: the query's frame selection
+// (models.Query.Frames) decides what is built from the shared run.
 func (d *Datasource) QueryData(ctx context.Context, req *backend.QueryDataRequest) (*backend.QueryDataResponse, error) {
-	return d.mux.QueryData(ctx, req)
-}
-
-func (d *Datasource) handleQueries(ctx context.Context, req *backend.QueryDataRequest) (*backend.QueryDataResponse, error) {
 	return concurrent.QueryData(ctx, req, func(ctx context.Context, q concurrent.Query) backend.DataResponse {
 		return d.query(ctx, q.DataQuery)
 	}, maxConcurrentQueries)
 }
 
-// query runs one RefID: validate before any upstream call, run the engine,
-// build the frames of the requested query type.
+// query runs one RefID: validate before any upstream call, get the trace's
+// run (shared with the other panels of the dashboard, see pkg/sharedrun),
+// wait for room to build the answer, build the frames the query selects.
 func (d *Datasource) query(ctx context.Context, dq backend.DataQuery) backend.DataResponse {
 	q, err := models.ParseQuery(dq.JSON, dq.QueryType)
 	if err != nil {
@@ -58,7 +58,7 @@ func (d *Datasource) query(ctx context.Context, dq backend.DataQuery) backend.Da
 		return backend.ErrDataResponseWithSource(backend.StatusBadRequest, backend.ErrorSourceDownstream,
 			"the datasource settings are invalid, fix them on the datasource page: "+d.settingsErr.Error())
 	}
-	out, err := d.engine.Run(ctx, engine.Request{
+	res, err := d.runs.Do(ctx, engine.Request{
 		TraceID: q.TraceID,
 		Sources: q.Sources,
 		From:    dq.TimeRange.From,
@@ -68,59 +68,70 @@ func (d *Datasource) query(ctx context.Context, dq backend.DataQuery) backend.Da
 		log.DefaultLogger.FromContext(ctx).Debug("query failed", "refId", dq.RefID, "error", err)
 		return errorResponse(err)
 	}
-	fs := d.buildFrames(q, out)
-	return backend.DataResponse{Frames: fs}
+	out := res.Outcome
+	m := out.Model
+	if q.QueryType == models.QueryTypeLogs && q.SpanID != "" {
+		m = m.ForSpan(q.SpanID)
+	}
+	opts := d.frameOptions()
+	ticket, err := d.gate.Acquire(ctx, encodeFactor*frames.EstimateBytes(m, q.Frames, opts))
+	if err != nil {
+		return errorResponse(err)
+	}
+	defer ticket.Release()
+	notices := make([]engine.Notice, 0, len(out.Notices)+1)
+	notices = append(notices, out.Notices...)
+	switch {
+	case ticket.Alone:
+		notices = append(notices, engine.Notice{Severity: engine.NoticeInfo, Text: fmt.Sprintf(
+			"this answer is larger than the plugin's memory budget for answers (%d MB), so it was built with no other answer beside it (waited %s)",
+			d.gate.Budget()>>20, ticket.Waited.Round(time.Millisecond))})
+	case ticket.Waited >= admissionNoticeAfter:
+		notices = append(notices, engine.Notice{Severity: engine.NoticeInfo, Text: fmt.Sprintf(
+			"waited %s for memory: other large answers were being built (the plugin's budget for answers is %d MB; see memory_limit in the README)",
+			ticket.Waited.Round(time.Millisecond), d.gate.Budget()>>20)})
+	}
+	return backend.DataResponse{Frames: buildFrames(m, q.Frames, opts, notices)}
 }
 
-// buildFrames selects the frames of the query type and attaches the
-// engine's notices to the first frame, where Grafana shows them.
-func (d *Datasource) buildFrames(q models.Query, out *engine.Outcome) data.Frames {
+// frameOptions are the instance's settings for building frames.
+func (d *Datasource) frameOptions() frames.Options {
 	cfg := d.engine.Settings()
-	opts := frames.Options{
+	return frames.Options{
 		DatasourceUID:  d.uid,
 		DatasourceName: d.name,
 		TempoUID:       cfg.Tempo.DatasourceUID,
 		LokiUID:        cfg.Loki.DatasourceUID,
 		LokiSelector:   cfg.Loki.Selector,
+		MaxLogsPerSpan: cfg.TraceView.MaxLogsPerSpan,
 	}
-	var fs data.Frames
-	m := out.Model
-	if q.QueryType == models.QueryTypeLogs {
-		if q.SpanID != "" {
-			m = m.ForSpan(q.SpanID)
-		}
-		fs = data.Frames{frames.Logs(m, opts)}
-	} else {
-		// Always all four frames, in this order: dashboards pick a panel's
-		// frame by index (Grafana has no frame-name filter transformation).
-		// They only read the model, so they are built concurrently: at 100k
-		// logs each takes 50–200 ms (BENCHMARKS.md).
-		fs = make(data.Frames, 4)
-		var wg sync.WaitGroup
-		for i, build := range []func() *data.Frame{
-			func() *data.Frame { return frames.Trace(m, opts) },
-			func() *data.Frame { return frames.Logs(m, opts) },
-			func() *data.Frame { return frames.Timeline(m, opts) },
-			func() *data.Frame { return frames.Summary(m) },
-		} {
-			wg.Go(func() { fs[i] = build() })
-		}
-		wg.Wait()
+}
+
+// buildFrames builds the selected frames, in the selection's order (which
+// ParseQuery keeps in models.AllFrames order: saved dashboards without a
+// selection pick their frame by index), and attaches the notices to the
+// first frame, where Grafana shows them. The frames only read the model, so
+// they are built concurrently: at 100k logs each takes 50–200 ms
+// (BENCHMARKS.md).
+func buildFrames(m *timeline.Model, names []string, opts frames.Options, notices []engine.Notice) data.Frames {
+	fs := make(data.Frames, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
+		wg.Go(func() { fs[i] = frames.Build(name, m, opts) })
 	}
-	notices := make([]data.Notice, 0, len(out.Notices))
-	for _, n := range out.Notices {
-		sev := data.NoticeSeverityInfo
-		if n.Severity == engine.NoticeWarning {
-			sev = data.NoticeSeverityWarning
-		}
-		notices = append(notices, data.Notice{Severity: sev, Text: n.Text})
-	}
-	if len(notices) > 0 {
+	wg.Wait()
+	if len(notices) > 0 && len(fs) > 0 {
 		f := fs[0]
 		if f.Meta == nil {
 			f.Meta = &data.FrameMeta{}
 		}
-		f.Meta.Notices = append(f.Meta.Notices, notices...)
+		for _, n := range notices {
+			sev := data.NoticeSeverityInfo
+			if n.Severity == engine.NoticeWarning {
+				sev = data.NoticeSeverityWarning
+			}
+			f.Meta.Notices = append(f.Meta.Notices, data.Notice{Severity: sev, Text: n.Text})
+		}
 	}
 	return fs
 }

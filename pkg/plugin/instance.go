@@ -9,11 +9,12 @@ import (
 	"fmt"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
-	"github.com/grafana/grafana-plugin-sdk-go/backend/datasource"
 	"github.com/grafana/grafana-plugin-sdk-go/backend/instancemgmt"
 
+	"github.com/traceweave/traceweave/internal/admission"
 	"github.com/traceweave/traceweave/pkg/engine"
 	"github.com/traceweave/traceweave/pkg/models"
+	"github.com/traceweave/traceweave/pkg/sharedrun"
 )
 
 // PluginID is the plugin id of the public contract.
@@ -35,14 +36,18 @@ type Datasource struct {
 	// and every query and health check reports it instead of failing obscurely.
 	engine      *engine.Engine
 	settingsErr error
-	mux         *datasource.QueryTypeMux
+	// runs shares one engine run among the panels that ask for the same
+	// trace at once; per instance, so nothing crosses datasources or orgs.
+	runs *sharedrun.Group
+	// gate is the process's admission of answers by size.
+	gate *admission.Gate
 }
 
 // NewDatasource is the instance factory Grafana calls with the saved settings.
 // Invalid settings do not fail the factory: the instance reports them on
 // every call, so the user sees which field to fix on the config page.
 func NewDatasource(_ context.Context, s backend.DataSourceInstanceSettings) (instancemgmt.Instance, error) {
-	d := &Datasource{uid: s.UID, name: s.Name}
+	d := &Datasource{uid: s.UID, name: s.Name, gate: admission.Process()}
 	cfg, err := models.LoadSettings(s.JSONData, s.DecryptedSecureJSONData)
 	if err != nil {
 		d.settingsErr = err
@@ -52,9 +57,9 @@ func NewDatasource(_ context.Context, s backend.DataSourceInstanceSettings) (ins
 			d.settingsErr = fmt.Errorf("%w: %w", models.ErrInvalidSettings, err)
 		} else {
 			d.engine = eng
+			d.runs = sharedrun.New(eng.Run, cfg.Cache.TTLOrDefault(), cfg.Cache.MaxBytes)
 		}
 	}
-	d.mux = d.newMux()
 	return d, nil
 }
 

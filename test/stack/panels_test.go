@@ -1,18 +1,19 @@
 package stack
 
-// The incident panels of issue 13 ("First error", "Where did the time go")
-// read one frame out of the four the timeline query returns. Grafana has no
-// dashboard transformation that picks a frame by name, so each panel gets
-// there with field filters, and those depend on a Grafana quirk: when a query
-// returns frames with different names, a field's display name is
-// "<frame> <field>" ("timeline firstError"), and filterByValue, regex field
-// filters and the stat/bar gauge "Fields" option match display names. These
-// checks replay the panels' transformations and field selection, as Grafana
-// 13.2.3's @grafana/data implements them (fieldState.ts, filter.ts,
-// filterByValue.ts, convertFieldType.ts, fieldDisplay.ts), on the field names
-// and types the plugin's own frame builders (pkg/frames) produce.
+// The incident panels ("First error", "Where did the time go") each select
+// the one frame they show (the query's "frames", docs/DESIGN.md "Frames"):
+// Grafana has no dashboard transformation that picks a frame by name, and a
+// query returning several frames changes the display names the panels match
+// (with frames of different names a field's display name is
+// "<frame> <field>", and filterByValue, regex field filters and the stat/bar
+// gauge "Fields" option match display names). These checks build the frames
+// a panel's target selects with the plugin's own builders (pkg/frames) and
+// replay the panel's transformations and field selection on them, as
+// Grafana 13.2.3's @grafana/data implements them (fieldState.ts, filter.ts,
+// filterByValue.ts, convertFieldType.ts, fieldDisplay.ts).
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -23,6 +24,7 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 
 	"github.com/traceweave/traceweave/pkg/frames"
+	"github.com/traceweave/traceweave/pkg/models"
 	"github.com/traceweave/traceweave/pkg/timeline"
 )
 
@@ -42,13 +44,29 @@ type simFrame struct {
 	Fields []simField
 }
 
-// pluginFrames returns the frames of a queryType "timeline" response, in the
-// order the plugin returns them: trace (0), logs (1), timeline (2), summary (3).
-func pluginFrames() []simFrame {
+// targetFrames returns the frames the plugin answers a panel target with:
+// the target's frame selection as models.ParseQuery reads it (a timeline
+// query without one gets the four default frames, in their order).
+func targetFrames(target map[string]any) ([]simFrame, error) {
+	raw, err := json.Marshal(target)
+	if err != nil {
+		return nil, err
+	}
+	raw = bytes.ReplaceAll(raw, []byte("${traceId}"), []byte(sampleTraceID))
+	q, err := models.ParseQuery(raw, "")
+	if err != nil {
+		return nil, err
+	}
+	return pluginFrames(q.Frames), nil
+}
+
+// pluginFrames returns the named frames as the plugin builds them.
+func pluginFrames(names []string) []simFrame {
 	m := &timeline.Model{}
 	opts := frames.Options{DatasourceUID: traceweaveUID}
 	var out []simFrame
-	for _, f := range []*data.Frame{frames.Trace(m, opts), frames.Logs(m, opts), frames.Timeline(m, opts), frames.Summary(m)} {
+	for _, name := range names {
+		f := frames.Build(name, m, opts)
 		sf := simFrame{Name: f.Name}
 		for _, fld := range f.Fields {
 			typ := "other"
@@ -375,8 +393,9 @@ func findPanel(s *stack, title string) (*incidentPanel, error) {
 	return nil, fmt.Errorf("dashboard has no panel %q", title)
 }
 
-// replayPanel runs transformations, overrides and field selection; it wants
-// one Traceweave timeline target (checkDashboard validates the target itself).
+// replayPanel runs transformations, overrides and field selection on the
+// frames the panel's one Traceweave timeline target selects
+// (checkDashboard validates the target itself).
 func replayPanel(p *incidentPanel, wantType string) ([]simFrame, panelReplay, []string, []simField, []string) {
 	var probs []string
 	if p.Type != wantType {
@@ -384,8 +403,13 @@ func replayPanel(p *incidentPanel, wantType string) ([]simFrame, panelReplay, []
 	}
 	if len(p.Targets) != 1 || p.Targets[0]["queryType"] != "timeline" || dsUID(p.Targets[0]["datasource"]) != traceweaveUID {
 		probs = append(probs, fmt.Sprintf("panel %q: want one target of datasource uid %s with queryType timeline (the query that returns the summary)", p.Title, traceweaveUID))
+		return nil, panelReplay{}, nil, nil, probs
 	}
-	rep, pr := replayTransformations(p.Transformations, pluginFrames())
+	in, err := targetFrames(p.Targets[0])
+	if err != nil {
+		return nil, panelReplay{}, nil, nil, append(probs, fmt.Sprintf("panel %q: target rejected by models.ParseQuery: %v", p.Title, err))
+	}
+	rep, pr := replayTransformations(p.Transformations, in)
 	probs = append(probs, pr...)
 	final, pr := applyOverrides(p.FieldConfig, rep.Frames)
 	probs = append(probs, pr...)
@@ -414,7 +438,11 @@ func checkTimeGonePanel(s *stack) []string {
 	if fields[0].Unit != "ms" {
 		probs = append(probs, fmt.Sprintf("panel %q: selfTime unit %q, want ms", p.Title, fields[0].Unit))
 	}
-	fr := final[slices.IndexFunc(final, func(f simFrame) bool { return f.Name == frames.NameSummary })]
+	i := slices.IndexFunc(final, func(f simFrame) bool { return f.Name == frames.NameSummary })
+	if i < 0 {
+		return append(probs, fmt.Sprintf("panel %q: no summary frame left", p.Title))
+	}
+	fr := final[i]
 	probs = append(probs, checkTemplateRefs(p.Title, fields[0], fr)...)
 	for _, want := range []string{"tier", "share"} {
 		if !strings.Contains(fields[0].DisplayName, "${__data.fields."+want+"}") {
@@ -424,38 +452,26 @@ func checkTimeGonePanel(s *stack) []string {
 	return probs
 }
 
-// checkFirstErrorPanel wants "First error" to keep the timeline row with
-// firstError = true and show its name (a string: the stat panel shows only
-// numeric fields unless "Fields" selects it), titled with its service and
-// offset, and "No errors" when no row is left.
+// checkFirstErrorPanel wants "First error" to read the firstError frame
+// alone (the first-error row of the timeline, or no row) and show its name
+// (a string: the stat panel shows only numeric fields unless "Fields"
+// selects it), titled with its service and offset, and "No errors" when
+// there is no row.
 func checkFirstErrorPanel(s *stack) []string {
 	p, err := findPanel(s, firstErrorTitle)
 	if err != nil {
 		return []string{err.Error()}
 	}
-	final, rep, names, fields, probs := replayPanel(p, "stat")
-	var found bool
-	for _, f := range rep.Filters {
-		if f.Matcher != "equal" || f.Value != true {
-			continue
-		}
-		found = true
-		if !slices.Equal(f.Resolved, []string{frames.NameTimeline + ".firstError"}) || f.Types[0] != "boolean" {
-			probs = append(probs, fmt.Sprintf("panel %q: filterByValue field %q resolves to %q, want the boolean %s.firstError alone (Grafana matches display names; with several frames left they are \"<frame> <field>\")", p.Title, f.FieldName, f.Resolved, frames.NameTimeline))
-		}
-	}
-	if !found {
-		probs = append(probs, fmt.Sprintf("panel %q: no filterByValue condition firstError equal true (JSON true: Grafana compares with ==)", p.Title))
-	}
-	if len(final) != 1 || final[0].Name != frames.NameTimeline {
+	final, _, names, fields, probs := replayPanel(p, "stat")
+	if len(final) != 1 || final[0].Name != frames.NameFirstError {
 		var left []string
 		for _, f := range final {
 			left = append(left, f.Name)
 		}
-		probs = append(probs, fmt.Sprintf("panel %q: frames %q are left after the transformations, want only %s (rows of other frames would show up)", p.Title, left, frames.NameTimeline))
+		probs = append(probs, fmt.Sprintf("panel %q: frames %q are left after the transformations, want only %s (rows of other frames would show up)", p.Title, left, frames.NameFirstError))
 	}
-	if !slices.Equal(names, []string{frames.NameTimeline + ".name"}) {
-		return append(probs, fmt.Sprintf("panel %q shows fields %q, want only %s.name", p.Title, names, frames.NameTimeline))
+	if !slices.Equal(names, []string{frames.NameFirstError + ".name"}) {
+		return append(probs, fmt.Sprintf("panel %q shows fields %q, want only %s.name", p.Title, names, frames.NameFirstError))
 	}
 	probs = append(probs, checkTemplateRefs(p.Title, fields[0], final[0])...)
 	for _, want := range []string{"service", "offset"} {
@@ -488,12 +504,12 @@ func TestIncidentPanels(t *testing.T) {
 // TestPluginFramesMatchPanels pins the frame layout the panels were written
 // for, so a frame change in pkg/frames shows up here with the panel to fix.
 func TestPluginFramesMatchPanels(t *testing.T) {
-	frs := pluginFrames()
+	frs := pluginFrames(models.AllFrames)
 	var names []string
 	for _, f := range frs {
 		names = append(names, f.Name)
 	}
-	if want := []string{frames.NameTrace, frames.NameLogs, frames.NameTimeline, frames.NameSummary}; !slices.Equal(names, want) {
+	if want := []string{frames.NameTrace, frames.NameLogs, frames.NameTimeline, frames.NameSummary, frames.NameFirstError}; !slices.Equal(names, want) {
 		t.Fatalf("frames %q, want %q", names, want)
 	}
 	has := func(fr simFrame, name, typ string) bool {
@@ -501,14 +517,61 @@ func TestPluginFramesMatchPanels(t *testing.T) {
 	}
 	for _, w := range []struct{ frame, field, typ string }{
 		{frames.NameSummary, "tier", "string"}, {frames.NameSummary, "selfTime", "number"}, {frames.NameSummary, "share", "number"},
-		{frames.NameTimeline, "firstError", "boolean"}, {frames.NameTimeline, "service", "string"},
-		{frames.NameTimeline, "name", "string"}, {frames.NameTimeline, "offset", "number"},
+		{frames.NameFirstError, "firstError", "boolean"}, {frames.NameFirstError, "service", "string"},
+		{frames.NameFirstError, "name", "string"}, {frames.NameFirstError, "offset", "number"},
 	} {
 		i := slices.IndexFunc(frs, func(f simFrame) bool { return f.Name == w.frame })
 		if !has(frs[i], w.field, w.typ) {
 			t.Errorf("frame %s has no %s field %s", w.frame, w.typ, w.field)
 		}
 	}
+}
+
+// panelSelections is the frame selection each Traceweave panel of the
+// incident dashboard must make, by panel type: the frame its visualization
+// reads and nothing more, so a dashboard open sends each frame once
+// (the logs panel uses queryType logs, whose answer is the logs frame).
+var panelSelections = map[string][]string{
+	"traces":   {frames.NameTrace},
+	"logs":     {frames.NameLogs},
+	"table":    {frames.NameTimeline},
+	"stat":     {frames.NameFirstError},
+	"bargauge": {frames.NameSummary},
+}
+
+// checkPanelSelections wants every Traceweave target to select exactly the
+// frames of panelSelections.
+func checkPanelSelections(s *stack) []string {
+	var probs []string
+	panels, _ := s.dashboard["panels"].([]any)
+	for _, p := range panels {
+		panel, _ := p.(map[string]any)
+		typ, _ := panel["type"].(string)
+		targets, _ := panel["targets"].([]any)
+		for _, tg := range targets {
+			target, _ := tg.(map[string]any)
+			if dsUID(target["datasource"]) != traceweaveUID {
+				continue
+			}
+			frs, err := targetFrames(target)
+			if err != nil {
+				probs = append(probs, fmt.Sprintf("panel %q: %v", panel["title"], err))
+				continue
+			}
+			var got []string
+			for _, f := range frs {
+				got = append(got, f.Name)
+			}
+			if want, ok := panelSelections[typ]; !ok || !slices.Equal(got, want) {
+				probs = append(probs, fmt.Sprintf("panel %q (%s) gets frames %q, want %q", panel["title"], typ, got, want))
+			}
+		}
+	}
+	return probs
+}
+
+func TestPanelsSelectTheirFrames(t *testing.T) {
+	noProblems(t, checkPanelSelections(loadStack(t)))
 }
 
 // TestPanelChecksCatchMistakes breaks in-memory copies of the panels, one
@@ -530,20 +593,24 @@ func TestPanelChecksCatchMistakes(t *testing.T) {
 		check  func(s *stack) []string
 		want   string
 	}{
-		{"no field filter before filterByValue", func(s *stack) {
-			p := panel(s, firstErrorTitle)
-			p["transformations"] = transforms(s, firstErrorTitle)[1:]
-		}, checkFirstErrorPanel, `resolves to []`},
-		{"string true", func(s *stack) {
-			f := transforms(s, firstErrorTitle)[1].(map[string]any)["options"].(map[string]any)["filters"].([]any)[0].(map[string]any)
-			f["config"].(map[string]any)["options"].(map[string]any)["value"] = "true"
-		}, checkFirstErrorPanel, "no filterByValue condition"},
+		{"stat on the timeline frame", func(s *stack) {
+			panel(s, firstErrorTitle)["targets"].([]any)[0].(map[string]any)["frames"] = []any{"timeline"}
+		}, checkFirstErrorPanel, "want only firstError"},
+		{"stat without a frame selection", func(s *stack) {
+			delete(panel(s, firstErrorTitle)["targets"].([]any)[0].(map[string]any), "frames")
+		}, checkPanelSelections, `gets frames ["trace" "logs" "timeline" "summary"], want ["firstError"]`},
+		{"trace view asking for everything", func(s *stack) {
+			panel(s, "Trace ${traceId}")["targets"].([]any)[0].(map[string]any)["frames"] = []any{"trace", "logs"}
+		}, checkPanelSelections, `want ["trace"]`},
+		{"unknown frame", func(s *stack) {
+			panel(s, timeGoneTitle)["targets"].([]any)[0].(map[string]any)["frames"] = []any{"summaries"}
+		}, checkTimeGonePanel, `unknown frame "summaries"`},
 		{"stat on numeric fields", func(s *stack) {
 			panel(s, firstErrorTitle)["options"].(map[string]any)["reduceOptions"].(map[string]any)["fields"] = ""
-		}, checkFirstErrorPanel, "want only timeline.name"},
+		}, checkFirstErrorPanel, "want only firstError.name"},
 		{"stat fields by raw name", func(s *stack) {
 			panel(s, firstErrorTitle)["options"].(map[string]any)["reduceOptions"].(map[string]any)["fields"] = "/^name$/"
-		}, checkFirstErrorPanel, "want only timeline.name"},
+		}, checkFirstErrorPanel, "want only firstError.name"},
 		{"share drawn as a bar", func(s *stack) {
 			p := panel(s, timeGoneTitle)
 			p["transformations"] = transforms(s, timeGoneTitle)[:1]
