@@ -122,6 +122,11 @@ type wantLine struct {
 	topics []string // the Kafka topics it must be found in (the frame's source lists each)
 	body   string   // the body the logs frame must show
 	spanID string   // the span the line belongs to
+	// ts is the line's own time as its writer wrote it, to the writer's
+	// precision prec; zero for syslog lines, whose RFC 3164 time the plugin
+	// does not read (docs/COLLECTOR.md).
+	ts   time.Time
+	prec time.Duration
 }
 
 func (w wantLine) String() string { return fmt.Sprintf("%v %s %q", w.topics, w.spanID, w.body) }
@@ -280,7 +285,13 @@ func TestCollectorToPlugin(t *testing.T) {
 		for _, m := range s.jsonLines(t) {
 			if m["trace_id"] == traceID {
 				otlpLines++
-				want = append(want, wantLine{topics: []string{"otlp_logs", topicJSON}, body: m["msg"].(string), spanID: m["span_id"].(string)})
+				// slog's JSON handler writes the record's time (RFC 3339, to
+				// the nanosecond), the OTLP record carries the same time.
+				ts, err := time.Parse(time.RFC3339Nano, m["time"].(string))
+				if err != nil {
+					t.Fatal(err)
+				}
+				want = append(want, wantLine{topics: []string{"otlp_logs", topicJSON}, body: m["msg"].(string), spanID: m["span_id"].(string), ts: ts, prec: time.Nanosecond})
 			}
 		}
 	}
@@ -294,7 +305,11 @@ func TestCollectorToPlugin(t *testing.T) {
 		if err := json.Unmarshal([]byte(l), &ev); err != nil {
 			t.Fatal(err)
 		}
-		want = append(want, wantLine{topics: []string{"audit"}, body: ev.Message, spanID: ev.SpanID})
+		ts, err := time.Parse(time.RFC3339Nano, ev.Time)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, wantLine{topics: []string{"audit"}, body: ev.Message, spanID: ev.SpanID, ts: ts, prec: time.Microsecond})
 	}
 	if otlpLines < 3 || len(syslogLines) != otlpLines-countService(proxy, traceID, t) || len(auditLines) != 1 {
 		t.Fatalf("the services wrote %d OTLP lines, %d syslog lines, %d audit lines for the trace; want >= 3, one syslog line per go-api line, 1",
@@ -629,13 +644,16 @@ func checkFrames(t *testing.T, frames data.Frames, traceID string, want []wantLi
 		return fld
 	}
 	bodies, spans, sources, traces := col(logs, "body"), col(logs, "spanId"), col(logs, "source"), col(logs, "traceId")
-	type row struct{ body, span, source string }
+	type row struct {
+		body, span, source string
+		ts                 time.Time
+	}
 	var rows []row
 	for i := 0; i < logs.Rows(); i++ {
 		if traces.At(i).(string) != traceID {
 			t.Errorf("logs frame row %d: trace %v", i, traces.At(i))
 		}
-		rows = append(rows, row{bodies.At(i).(string), spans.At(i).(string), sources.At(i).(string)})
+		rows = append(rows, row{bodies.At(i).(string), spans.At(i).(string), sources.At(i).(string), col(logs, "timestamp").At(i).(time.Time)})
 	}
 	used := make([]bool, len(rows))
 	for _, w := range want {
@@ -648,6 +666,9 @@ func checkFrames(t *testing.T, frames data.Frames, traceID string, want []wantLi
 			used[i] = true
 			if r.span != w.spanID {
 				t.Errorf("line %s attached to span %s", w, r.span)
+			}
+			if !w.ts.IsZero() && !r.ts.Truncate(w.prec).Equal(w.ts.Truncate(w.prec)) {
+				t.Errorf("line %s at %s, want its own time %s", w, r.ts.Format(time.RFC3339Nano), w.ts.Format(time.RFC3339Nano))
 			}
 			if r.source != w.source() {
 				t.Errorf("line %s has source %q, want %q", w, r.source, w.source())
