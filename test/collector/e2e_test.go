@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -239,6 +240,13 @@ func TestCollectorToPlugin(t *testing.T) {
 	otlp := "http://" + otlpHTTP
 	dsn := envOr("DEMO_MYSQL_DSN", "demo:demo@tcp(127.0.0.1:3306)/demo?parseTime=true")
 	redisAddr := envOr("DEMO_REDIS_ADDR", "127.0.0.1:6379")
+	for _, addr := range []string{regexp.MustCompile(`tcp\(([^)]+)\)`).FindStringSubmatch(dsn + "tcp()")[1], redisAddr} {
+		conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			t.Fatalf("go-api needs MariaDB and Redis (bash demo/scripts/start-test-dbs.sh): %v", err)
+		}
+		_ = conn.Close()
+	}
 	apiAddr, proxyAddr := freeAddr(t), freeAddr(t)
 	api := startService(t, ctx, filepath.Join(bins, "go-api"), apiAddr, map[string]string{
 		"LISTEN_ADDR": apiAddr, "MYSQL_DSN": dsn, "REDIS_ADDR": redisAddr, "RAILS_URL": rails.URL,
@@ -311,7 +319,7 @@ func TestCollectorToPlugin(t *testing.T) {
 		}
 		want = append(want, wantLine{topics: []string{"audit"}, body: ev.Message, spanID: ev.SpanID, ts: ts, prec: time.Microsecond})
 	}
-	if otlpLines < 3 || len(syslogLines) != otlpLines-countService(proxy, traceID, t) || len(auditLines) != 1 {
+	if otlpLines < 3 || len(syslogLines) != otlpLines-countService(t, proxy, traceID) || len(auditLines) != 1 {
 		t.Fatalf("the services wrote %d OTLP lines, %d syslog lines, %d audit lines for the trace; want >= 3, one syslog line per go-api line, 1",
 			otlpLines, len(syslogLines), len(auditLines))
 	}
@@ -386,7 +394,7 @@ func envOr(k, def string) string {
 }
 
 // countService counts the JSON lines of s for the trace.
-func countService(s *service, traceID string, t *testing.T) int {
+func countService(t *testing.T, s *service, traceID string) int {
 	n := 0
 	for _, m := range s.jsonLines(t) {
 		if m["trace_id"] == traceID {
