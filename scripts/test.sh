@@ -3,7 +3,8 @@
 # Go vet and gofmt, the front end (typecheck, lint, jest, webpack build), the
 # backend build for linux/amd64, every Go test with -race — including the
 # tests that drive the built gpx_ binary over Grafana's plugin gRPC protocol —
-# the demo services against real MariaDB and Redis, and the compose file.
+# the demo services against real MariaDB and Redis, the real OpenTelemetry
+# Collector writing the Kafka topics the plugin reads, and the compose file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -33,6 +34,9 @@ bash demo/scripts/start-test-dbs.sh
 export DEMO_MYSQL_DSN='demo:demo@tcp(127.0.0.1:3306)/demo?parseTime=true'
 export DEMO_REDIS_ADDR='127.0.0.1:6379'
 (cd demo && go test -race -count=1 ./...)
+
+step "real OpenTelemetry Collector to the plugin (test/collector)"
+TRACEWEAVE_BINARY="$bin" bash scripts/collector-test.sh
 
 step "docker-compose.yaml (offline validation)"
 bash deploy/validate-compose.sh
