@@ -64,8 +64,12 @@ func NewDatasource(_ context.Context, s backend.DataSourceInstanceSettings) (ins
 	return d, nil
 }
 
-// Dispose closes the upstream clients (the Kafka client holds connections).
+// Dispose closes the upstream clients (the Kafka client holds connections)
+// and drops the kept results of its runs.
 func (d *Datasource) Dispose() {
+	if d.runs != nil {
+		d.runs.Close()
+	}
 	if d.engine != nil {
 		d.engine.Close()
 	}

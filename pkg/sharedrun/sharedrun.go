@@ -44,6 +44,7 @@ type Group struct {
 	kept     map[key]*list.Element // of *entry, oldest at the front
 	order    list.List
 	bytes    int64
+	closed   bool
 
 	runs atomic.Int64
 }
@@ -192,7 +193,7 @@ func complete(out *engine.Outcome, err error) bool {
 }
 
 func (g *Group) keepLocked(k key, c *call) {
-	if g.ttl <= 0 || g.now().Sub(c.started) >= g.ttl {
+	if g.closed || g.ttl <= 0 || g.now().Sub(c.started) >= g.ttl {
 		return
 	}
 	size := c.out.Model.ApproxBytes()
@@ -225,6 +226,18 @@ func (g *Group) dropLocked(el *list.Element) {
 	g.order.Remove(el)
 	delete(g.kept, e.key)
 	g.bytes -= e.bytes
+}
+
+// Close drops every kept result, so a disposed datasource instance frees
+// its models at once rather than when their ttl ends. Runs in flight finish
+// for the queries waiting for them and are not kept.
+func (g *Group) Close() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.closed = true
+	for g.order.Len() > 0 {
+		g.dropLocked(g.order.Front())
+	}
 }
 
 // Kept reports the number and estimated bytes of the kept results.

@@ -298,3 +298,21 @@ func TestKeptResultsAreBoundedInBytes(t *testing.T) {
 	n, _ = g.Kept()
 	assert.Equal(t, 2, n, "a result larger than maxBytes is not kept and evicts nothing")
 }
+
+func TestCloseDropsKeptResults(t *testing.T) {
+	f := newFake()
+	close(f.release)
+	g, _ := newGroup(f, time.Minute, 1<<30)
+	_, err := g.Do(t.Context(), trace1)
+	require.NoError(t, err)
+	n, _ := g.Kept()
+	require.Equal(t, 1, n)
+	g.Close()
+	n, bytes := g.Kept()
+	assert.Zero(t, n)
+	assert.Zero(t, bytes)
+	_, err = g.Do(t.Context(), trace1)
+	require.NoError(t, err)
+	n, _ = g.Kept()
+	assert.Zero(t, n, "a closed group keeps nothing")
+}
