@@ -134,7 +134,7 @@ func BenchmarkDashboardOpen(b *testing.B) {
 				b.StopTimer()
 				// Fresh instances: a new Updated time is a new instance in
 				// the plugin's instance manager, as after a settings change.
-				sOne := harness.Settings{UID: "traceweave-bench", Name: "Traceweave", JSONData: w.settingsJSON(), Updated: time.Unix(int64(10+2*i), 0)}
+				sOne := harness.Settings{UID: "traceweave-bench", Name: "Traceweave", JSONData: w.dashboardSettingsJSON(), Updated: time.Unix(int64(10+2*i), 0)}
 				sDash := sOne
 				sDash.Updated = sDash.Updated.Add(time.Second)
 				for _, p := range []struct {
@@ -231,8 +231,8 @@ func TestDashboardsUnderMemoryLimit(t *testing.T) {
 		s  harness.Settings
 		tc *traceCase
 	}
-	a := harness.Settings{UID: "traceweave-a", Name: "Traceweave A", JSONData: w.settingsJSON()}
-	bs := harness.Settings{UID: "traceweave-b", Name: "Traceweave B", JSONData: w.settingsJSON()}
+	a := harness.Settings{UID: "traceweave-a", Name: "Traceweave A", JSONData: w.dashboardSettingsJSON()}
+	bs := harness.Settings{UID: "traceweave-b", Name: "Traceweave B", JSONData: w.dashboardSettingsJSON()}
 	opens := []open{
 		{a, w.cases[caseName(10, 100_000)]}, {a, w.cases[caseName(1_000, 100_000)]},
 		{a, w.cases[caseName(10_000, 100_000)]}, {bs, w.cases[caseName(1_000, 100_000)]},

@@ -348,16 +348,29 @@ func (w *world) archive(rng *rand.Rand) ([]*kgo.Record, error) {
 // settingsJSON is the datasource jsonData the benchmarks provision: the
 // public contract's shape, pointing at the fakes. loki.maxTotalLines is
 // raised so the 100k-line traces are not truncated at the 50k default.
+//
+// The benchmarks that repeat one query on one instance set cache.ttl "0s":
+// with the default a repeated query inside 5 s is answered from the kept
+// run, and they would time the frames alone (BenchmarkDashboardOpen and
+// TestDashboardsUnderMemoryLimit use dashboardSettingsJSON, the defaults).
 func (w *world) settingsJSON() []byte { return w.settingsJSONWith(0) }
+
+// dashboardSettingsJSON is settingsJSON with the cache at its defaults.
+func (w *world) dashboardSettingsJSON() []byte { return w.settingsJSONFor(0, nil) }
 
 // settingsJSONWith is settingsJSON with loki.parallelQueries set (0: the
 // default).
 func (w *world) settingsJSONWith(lokiParallel int) []byte {
+	return w.settingsJSONFor(lokiParallel, map[string]any{"ttl": "0s"})
+}
+
+func (w *world) settingsJSONFor(lokiParallel int, cache map[string]any) []byte {
 	lk := map[string]any{"url": w.loki.URL, "maxTotalLines": 200_000}
 	if lokiParallel > 0 {
 		lk["parallelQueries"] = lokiParallel
 	}
 	b, _ := json.Marshal(map[string]any{
+		"cache": cache,
 		"tempo": map[string]any{"url": w.tempo.URL},
 		"loki":  lk,
 		"kafka": map[string]any{
