@@ -682,6 +682,12 @@ func (pr *partitionReader) read(ctx context.Context) (capped bool, err error) {
 		}
 		rp, err := pr.fetch(ctx, off, int32(maxBytes))
 		if err != nil {
+			if cerr := ctx.Err(); cerr != nil {
+				// The context ended the fetch (franz-go drops the connection
+				// of a request whose context ends, and reports that): the
+				// search timed out or was cancelled, whatever the fetch says.
+				return false, cerr
+			}
 			if !pr.retry(ctx, err) {
 				return false, err
 			}
