@@ -18,7 +18,6 @@ const (
 	SourceKafka = "kafka"
 )
 
-
 // Query is the JSON of a panel target (docs/DESIGN.md, "Query model").
 type Query struct {
 	RefID     string   `json:"refId"`
