@@ -26,20 +26,21 @@ export const DEFAULT_CACHE_MAX_BYTES = 134_217_728;
 export const DEFAULT_MAX_LOGS_PER_SPAN = 100;
 export const ALL_FRAMES = ['trace', 'logs', 'timeline', 'summary', 'firstError'] as const;
 export const DEFAULT_FRAMES = ['trace', 'logs', 'timeline', 'summary'] as const;
+export const MAX_TIER_NAME_LEN = 64;
 
 /**
  * DEFAULT_TIER_RULES apply while no tier rules are configured (models.DefaultTierRules). First
  * match wins; the attribute is looked up on the span, then on its resource; unmatched spans get
- * tier "other".
+ * tier "other". Rules of one tier share its order (the summary's row order) and colour.
  */
 export const DEFAULT_TIER_RULES: readonly TierRule[] = Object.freeze([
-  { tier: 'mysql', match: { attribute: 'db.system', value: 'mysql' } },
+  { tier: 'mysql', match: { attribute: 'db.system', value: 'mysql' }, order: 4 },
   { tier: 'mysql', match: { attribute: 'db.system.name', value: 'mysql' } },
-  { tier: 'redis', match: { attribute: 'db.system', value: 'redis' } },
+  { tier: 'redis', match: { attribute: 'db.system', value: 'redis' }, order: 5 },
   { tier: 'redis', match: { attribute: 'db.system.name', value: 'redis' } },
   { tier: 'mysql', match: { attribute: 'service.name', regex: '(?i)^(mysql|mariadb)' } },
   { tier: 'redis', match: { attribute: 'service.name', regex: '(?i)^redis' } },
-  { tier: 'rails', match: { attribute: 'telemetry.sdk.language', value: 'ruby' } },
-  { tier: 'proxy', match: { attribute: 'service.name', regex: '(?i)proxy|gateway|nginx|envoy' } },
-  { tier: 'go', match: { attribute: 'telemetry.sdk.language', value: 'go' } },
+  { tier: 'rails', match: { attribute: 'telemetry.sdk.language', value: 'ruby' }, order: 3 },
+  { tier: 'proxy', match: { attribute: 'service.name', regex: '(?i)proxy|gateway|nginx|envoy' }, order: 1 },
+  { tier: 'go', match: { attribute: 'telemetry.sdk.language', value: 'go' }, order: 2 },
 ]);

@@ -25,6 +25,7 @@ export {
   DEFAULT_MAX_LOGS_PER_SPAN,
   ALL_FRAMES,
   DEFAULT_FRAMES,
+  MAX_TIER_NAME_LEN,
 } from './defaults.gen';
 
 export const DEFAULT_QUERY: Partial<Query> = {

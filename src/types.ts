@@ -98,7 +98,11 @@ export interface WindowOptions {
   after?: string;
 }
 
-export type Tier = 'proxy' | 'go' | 'rails' | 'mysql' | 'redis' | 'other';
+/**
+ * Tier is the user's name for a layer of the request path (any printable name of at most
+ * MAX_TIER_NAME_LEN characters); 'other' is the tier of spans no rule matches.
+ */
+export type Tier = string;
 
 /** TierMatch selects spans by one attribute (span first, then resource); set exactly one of value or regex. */
 export interface TierMatch {
@@ -108,9 +112,16 @@ export interface TierMatch {
   regex?: string;
 }
 
+/**
+ * TierRule gives the spans its match selects the tier. Rules of one tier share its order (the
+ * summary's row order, lowest first; tiers without one follow by first appearance) and colour (a
+ * Grafana colour name or #rrggbb); two rules of one tier must not disagree.
+ */
 export interface TierRule {
   tier: Tier;
   match: TierMatch;
+  order?: number;
+  color?: string;
 }
 
 /**

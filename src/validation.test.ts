@@ -5,6 +5,9 @@ import {
   validateMinInt,
   validatePositiveInt,
   validateSelector,
+  tierConflicts,
+  validateTierColor,
+  validateTierName,
   validateTopicName,
   validateUrl,
 } from './validation';
@@ -117,5 +120,40 @@ describe('validateGoRegex', () => {
   });
   it('rejects an unbalanced regex', () => {
     expect(validateGoRegex('(abc')).toMatch(/not a valid regular expression/);
+  });
+});
+
+describe('tier rules', () => {
+  it('accepts any short printable tier name, like models.ValidateTierName', () => {
+    for (const ok of ['edge', 'checkout-api', 'datastore', 'Kassen Dienst ü', '  padded  ', 'x'.repeat(64)]) {
+      expect(validateTierName(ok)).toBeUndefined();
+    }
+    expect(validateTierName('   ')).toBe('A tier name is required');
+    expect(validateTierName('x'.repeat(65))).toMatch(/at most 64/);
+    expect(validateTierName('a\u0007b')).toMatch(/U\+0007/);
+    expect(validateTierName('a\u200bb')).toMatch(/U\+200B/);
+    expect(validateTierName('a\u00a0b')).toMatch(/U\+00A0/);
+  });
+  it('accepts Grafana colour names and #rrggbb', () => {
+    for (const ok of ['', 'blue', 'dark-green', 'super-light-orange', '#1f77b4']) {
+      expect(validateTierColor(ok)).toBeUndefined();
+    }
+    for (const bad of ['chartreuse', '#12345', 'dark-', 'Blue']) {
+      expect(validateTierColor(bad)).toMatch(/neither #rrggbb nor a Grafana colour name/);
+    }
+  });
+  it('reports conflicting orders and colours of one tier at the later rule', () => {
+    const m = { attribute: 'a', value: 'b' };
+    const got = tierConflicts([
+      { tier: 'db', match: m, order: 1, color: 'red' },
+      { tier: 'edge', match: m, order: 2 },
+      { tier: 'db ', match: m, order: 1, color: 'red' },
+      { tier: 'db', match: m, order: 3, color: 'blue' },
+    ]);
+    expect(got[0]).toEqual({});
+    expect(got[1]).toEqual({});
+    expect(got[2]).toEqual({});
+    expect(got[3].order).toMatch(/Rule 1 gives tier "db" order 1/);
+    expect(got[3].color).toMatch(/Rule 1 gives tier "db" colour red/);
   });
 });

@@ -3,6 +3,9 @@
 // they mean "use the default" or "source not used". The rules follow
 // Settings.Validate in pkg/models/settings.go, which has the final word.
 
+import { MAX_TIER_NAME_LEN } from './defaults.gen';
+import type { TierRule } from './types';
+
 const DURATION_RE = /^(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+$/;
 
 /** validateUrl accepts http(s)://host[:port][/path] without credentials. */
@@ -159,4 +162,83 @@ export function validateGoRegex(src: string | undefined): string | undefined {
     return undefined;
   }
   return compileGoRegex(src) === undefined ? `"${src}" is not a valid regular expression` : undefined;
+}
+
+// NOT_PRINTABLE is a character Go's unicode.IsPrint rejects: anything but a letter, mark,
+// number, punctuation, symbol or the ASCII space (control, format and other spaces).
+const NOT_PRINTABLE = /[^\p{L}\p{M}\p{N}\p{P}\p{S} ]/u;
+
+/** validateTierName follows models.ValidateTierName: trimmed non-empty, short, printable. */
+export function validateTierName(name: string | undefined): string | undefined {
+  const s = (name ?? '').trim();
+  if (s === '') {
+    return 'A tier name is required';
+  }
+  if ([...s].length > MAX_TIER_NAME_LEN) {
+    return `A tier name is at most ${MAX_TIER_NAME_LEN} characters`;
+  }
+  const bad = NOT_PRINTABLE.exec(s);
+  if (bad) {
+    const code = bad[0].codePointAt(0) ?? 0;
+    return `A tier name must not contain control or invisible characters (U+${code.toString(16).toUpperCase().padStart(4, '0')})`;
+  }
+  return undefined;
+}
+
+const GRAFANA_HUES = ['red', 'orange', 'yellow', 'green', 'blue', 'purple'];
+const GRAFANA_SHADES = ['', 'dark-', 'semi-dark-', 'light-', 'super-light-'];
+const HEX_COLOR_RE = /^#[0-9a-fA-F]{6}$/;
+
+/** validateTierColor follows models.ValidateTierColor: empty, a Grafana colour name or #rrggbb. */
+export function validateTierColor(color: string | undefined): string | undefined {
+  const c = (color ?? '').trim();
+  if (c === '' || HEX_COLOR_RE.test(c) || GRAFANA_SHADES.some((s) => GRAFANA_HUES.some((h) => c === s + h))) {
+    return undefined;
+  }
+  return `"${c}" is neither #rrggbb nor a Grafana colour name such as blue, dark-green or light-orange`;
+}
+
+/** validateTierOrder accepts an unset order or an integer. */
+export function validateTierOrder(order: number | undefined): string | undefined {
+  if (order === undefined || Number.isInteger(order)) {
+    return undefined;
+  }
+  return 'The order must be a whole number';
+}
+
+/** TierConflict names a rule's order or colour that disagrees with an earlier rule of its tier. */
+export interface TierConflict {
+  order?: string;
+  color?: string;
+}
+
+/**
+ * tierConflicts follows Settings.Validate: rules of one tier share its order and colour, so a rule
+ * that sets a different one than an earlier rule of the same tier is an error (by rule index).
+ */
+export function tierConflicts(rules: readonly TierRule[]): TierConflict[] {
+  const orderAt = new Map<string, number>();
+  const colorAt = new Map<string, number>();
+  return rules.map((r, i) => {
+    const tier = r.tier.trim();
+    const out: TierConflict = {};
+    if (r.order !== undefined) {
+      const first = orderAt.get(tier);
+      if (first === undefined) {
+        orderAt.set(tier, i);
+      } else if (rules[first].order !== r.order) {
+        out.order = `Rule ${first + 1} gives tier "${tier}" order ${rules[first].order}; rules of one tier share its order`;
+      }
+    }
+    const color = (r.color ?? '').trim();
+    if (color !== '') {
+      const first = colorAt.get(tier);
+      if (first === undefined) {
+        colorAt.set(tier, i);
+      } else if ((rules[first].color ?? '').trim() !== color) {
+        out.color = `Rule ${first + 1} gives tier "${tier}" colour ${rules[first].color}; rules of one tier share its colour`;
+      }
+    }
+    return out;
+  });
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"hash/fnv"
 	"io"
 	"os"
 	"sort"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/traceweave/traceweave/pkg/engine"
 	"github.com/traceweave/traceweave/pkg/frames"
+	"github.com/traceweave/traceweave/pkg/models"
 	"github.com/traceweave/traceweave/pkg/timeline"
 )
 
@@ -27,12 +29,78 @@ const (
 	ansiBold   = "\033[1m"
 )
 
+// hueANSI is the terminal colour of each of Grafana's hues; a named
+// colour's shade (dark-, light-, …) is dropped, as 16-colour terminals have
+// no shades to spare.
+var hueANSI = map[string]string{
+	"red": "\033[31m", "orange": "\033[38;5;208m", "yellow": "\033[33m",
+	"green": "\033[32m", "blue": "\033[34m", "purple": "\033[35m",
+}
+
+// tierPalette colours tiers without a configured colour, picked by a hash
+// of the name so a tier keeps its colour from run to run and trace to
+// trace. Red is left out: it marks errors.
+var tierPalette = []string{
+	"\033[36m", "\033[34m", "\033[35m", "\033[32m", "\033[33m",
+	"\033[38;5;208m", "\033[96m", "\033[94m", "\033[95m", "\033[92m",
+}
+
+// tierColour is the ANSI colour of a tier: its configured colour (#rrggbb
+// as 24-bit colour, a Grafana name by its hue), else a palette entry
+// chosen by the name's FNV-1a hash.
+func tierColour(tier, configured string) string {
+	if len(configured) == 7 && configured[0] == '#' {
+		var r, g, b uint8
+		if _, err := fmt.Sscanf(configured, "#%02x%02x%02x", &r, &g, &b); err == nil {
+			return fmt.Sprintf("\033[38;2;%d;%d;%dm", r, g, b)
+		}
+	}
+	for hue, code := range hueANSI {
+		if configured != "" && strings.HasSuffix(configured, hue) {
+			return code
+		}
+	}
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(tier))
+	return tierPalette[h.Sum32()%uint32(len(tierPalette))]
+}
+
+// tierColours maps the model's configured tiers (and the default rules'
+// when it has none) to their ANSI colours; tiers absent from it get theirs
+// from tierColour as they come.
+func tierColours(m *timeline.Model) map[string]string {
+	styles := m.TierStyles
+	if styles == nil {
+		styles = models.TierStyles(models.DefaultTierRules())
+	}
+	out := make(map[string]string, len(styles))
+	for _, st := range styles {
+		out[st.Tier] = tierColour(st.Tier, st.Color)
+	}
+	return out
+}
+
 // renderer prints the waterfall: spans in tree order, each span's logs under
 // it in time order, then the logs no span claimed, then the summary.
 type renderer struct {
 	w      io.Writer
 	width  int
 	colour bool
+	// tiers caches each tier's colour (tierColours), filled by render.
+	tiers map[string]string
+}
+
+// tierCode is the ANSI colour of tier.
+func (r *renderer) tierCode(tier string) string {
+	if r.tiers == nil {
+		r.tiers = map[string]string{}
+	}
+	code, ok := r.tiers[tier]
+	if !ok {
+		code = tierColour(tier, "")
+		r.tiers[tier] = code
+	}
+	return code
 }
 
 func terminalWidth(w io.Writer, getenv func(string) string) int {
@@ -70,6 +138,7 @@ func cut(s string, n int) string {
 func ms(ns int64) string { return strconv.FormatFloat(float64(ns)/1e6, 'f', 2, 64) + "ms" }
 
 func (r *renderer) render(m *timeline.Model, out *engine.Outcome) {
+	r.tiers = tierColours(m)
 	sources := make([]string, 0, len(out.Statuses))
 	for _, s := range out.Statuses {
 		state := strconv.Itoa(s.Records)
@@ -144,11 +213,14 @@ func (r *renderer) span(m *timeline.Model, i, depth int, wall int64) {
 	// Columns: offset(10) label(room) duration(9) |bar|, separated by spaces.
 	room := max(r.width-(10+1+1+9+2+barWidth+1), 10)
 	line := fmt.Sprintf("%10s %-*s %9s |%s|", offset, room, cut(label, room), dur, bar)
-	code := ""
 	if s.Error {
-		code = ansiRed
+		line = r.paint(ansiRed, line)
+	} else if tag := "[" + s.Tier + "]"; r.colour {
+		// The tag is coloured after the layout, so the codes take no column;
+		// a failing span stays red as a whole.
+		line = strings.Replace(line, tag, r.paint(r.tierCode(s.Tier), tag), 1)
 	}
-	fmt.Fprintln(r.w, r.paint(code, line))
+	fmt.Fprintln(r.w, line)
 	for _, li := range s.Logs {
 		r.log(m, li, depth+1)
 	}
@@ -189,9 +261,16 @@ func (r *renderer) summary(m *timeline.Model) {
 		return
 	}
 	fmt.Fprintf(r.w, "\n%s\n", r.paint(ansiBold, "where the time went (self time per tier)"))
-	fmt.Fprintf(r.w, "  %-6s %12s %6s %5s %6s %5s  %s\n", "tier", "self", "share", "spans", "errors", "logs", "services")
+	// The tier column fits the longest name (user tier names go up to
+	// models.MaxTierNameLen characters), at least the demo's 6.
+	width := 6
 	for _, t := range sum.Tiers {
-		fmt.Fprintf(r.w, "  %-6s %12s %5.1f%% %5d %6d %5d  %s\n", t.Tier, ms(t.SelfNs), t.Share*100, t.Spans, t.Errors, t.Logs, strings.Join(t.Services, ","))
+		width = max(width, utf8.RuneCountInString(t.Tier))
+	}
+	fmt.Fprintf(r.w, "  %-*s %12s %6s %5s %6s %5s  %s\n", width, "tier", "self", "share", "spans", "errors", "logs", "services")
+	for _, t := range sum.Tiers {
+		cell := t.Tier + strings.Repeat(" ", width-utf8.RuneCountInString(t.Tier))
+		fmt.Fprintf(r.w, "  %s %12s %5.1f%% %5d %6d %5d  %s\n", r.paint(r.tierCode(t.Tier), cell), ms(t.SelfNs), t.Share*100, t.Spans, t.Errors, t.Logs, strings.Join(t.Services, ","))
 	}
 	if e := sum.FirstError; e != nil {
 		fmt.Fprintln(r.w, r.paint(ansiRed, fmt.Sprintf("%s [%s, %s]", frames.FirstErrorText(e), e.Tier, e.Source)))

@@ -58,6 +58,9 @@ type Engine struct {
 	tempo  *tempo.Client
 	loki   *loki.Client
 	kafka  *kafka.Reader
+	// tierStyles are cfg.Tiers' order and colours, merged once per
+	// datasource rather than per query.
+	tierStyles []models.TierStyle
 }
 
 // New creates the clients of the configured upstreams. Nothing is
@@ -66,7 +69,8 @@ func New(cfg *models.Settings, kafkaOpts ...kafka.Option) (*Engine, error) {
 	e := &Engine{cfg: cfg, redact: safetext.NewRedactor(cfg.Secrets(),
 		[2]string{cfg.Tempo.BasicAuthUser, cfg.Tempo.Password},
 		[2]string{cfg.Loki.BasicAuthUser, cfg.Loki.Password},
-		[2]string{cfg.Kafka.SASL.Username, cfg.Kafka.SASL.Password})}
+		[2]string{cfg.Kafka.SASL.Username, cfg.Kafka.SASL.Password}),
+		tierStyles: models.TierStyles(cfg.Tiers)}
 	var err error
 	if cfg.Tempo.Configured() {
 		if e.tempo, err = tempo.New(cfg.Tempo); err != nil {
@@ -274,6 +278,7 @@ func (e *Engine) run(ctx context.Context, req Request) (*Outcome, error) {
 	}
 	if trace != nil {
 		timeline.AssignTiers(trace.Spans, e.cfg.Tiers)
+		trace.TierStyles = e.tierStyles
 	}
 
 	// 2. The log window: the trace's extent padded, else the query's range.

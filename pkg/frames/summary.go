@@ -10,10 +10,15 @@ import (
 )
 
 // Summary builds the summary frame (NameSummary) from m.Summary (which
-// Merge fills in): one row per tier present in the trace, in the request's
-// path order (proxy, go, rails, mysql, redis, other), with its services
-// (comma-joined), span count, self time (ms), share of the trace's wall time
-// (0–1), errors and logs. Notices name the first error and the slowest span,
+// Merge fills in): one row per tier present in the trace, under the user's
+// tier names, in summary order (configured order, then first appearance,
+// see timeline.Summarize), with its services (comma-joined), span count,
+// self time (ms), share of the trace's wall time (0–1), errors, logs and the
+// tier's configured colour. The color field is null where no colour is set:
+// Grafana's "Rows to fields" and "Config from query results"
+// transformations map a column named color to the fixed colour of the field
+// made from that row, so a bar gauge can draw each tier in its colour
+// (docs/DESIGN.md, "Frames"), and skip null cells. Notices name the first error and the slowest span,
 // the two answers an on-call engineer reads first.
 func Summary(m *timeline.Model) *data.Frame {
 	var rows []timeline.TierStat
@@ -29,6 +34,7 @@ func Summary(m *timeline.Model) *data.Frame {
 		share    = make([]float64, n)
 		errs     = make([]int64, n)
 		logs     = make([]int64, n)
+		colors   = make([]*string, n)
 	)
 	for i, r := range rows {
 		tiers[i] = r.Tier
@@ -38,6 +44,9 @@ func Summary(m *timeline.Model) *data.Frame {
 		share[i] = r.Share
 		errs[i] = int64(r.Errors)
 		logs[i] = int64(r.Logs)
+		if r.Color != "" {
+			colors[i] = &r.Color
+		}
 	}
 	frame := data.NewFrame(NameSummary,
 		data.NewField("tier", nil, tiers),
@@ -47,6 +56,7 @@ func Summary(m *timeline.Model) *data.Frame {
 		data.NewField("share", nil, share).SetConfig(&data.FieldConfig{Unit: "percentunit"}),
 		data.NewField("errors", nil, errs),
 		data.NewField("logs", nil, logs),
+		data.NewField("color", nil, colors),
 	)
 	frame.Meta = &data.FrameMeta{PreferredVisualization: data.VisTypeTable}
 	if m.Summary == nil {

@@ -8,6 +8,7 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/experimental"
 	"github.com/stretchr/testify/require"
 
+	"github.com/traceweave/traceweave/pkg/models"
 	"github.com/traceweave/traceweave/pkg/timeline"
 )
 
@@ -208,7 +209,40 @@ func TestSummaryRows(t *testing.T) {
 	require.Len(t, f.Meta.Notices, 1)
 	require.Equal(t, "slowest span: rails-api OrdersController#index, 50 ms self time (50% of the trace)", f.Meta.Notices[0].Text)
 
+	// No colours configured by the default rules: every color cell is null.
+	for i := range 6 {
+		require.Nil(t, f.Fields[7].At(i))
+	}
+
 	empty := Summary(&timeline.Model{})
 	require.Equal(t, 0, empty.Rows())
-	require.Len(t, empty.Fields, 7)
+	require.Len(t, empty.Fields, 8)
+}
+
+// TestSummaryUserTiers: the user's tier names and colours reach the summary
+// frame, and the timeline frame's tier field carries the same names.
+func TestSummaryUserTiers(t *testing.T) {
+	one := func(n int) *int { return &n }
+	sp := func(id, parent, service, tier, name string, start, end float64) timeline.Span {
+		return timeline.Span{TraceID: tlTrace, SpanID: id, ParentSpanID: parent, Name: name, Service: service,
+			Tier: tier, Kind: timeline.KindServer, StartNs: tlAt(start), EndNs: tlAt(end)}
+	}
+	m := timeline.Merge(&timeline.Trace{TraceID: tlTrace, Spans: []timeline.Span{
+		sp("00f067aa0ba90201", "", "envoy", "edge", "GET /checkout", 0, 100),
+		sp("00f067aa0ba90202", "00f067aa0ba90201", "checkout", "checkout-api", "POST /checkout", 5, 95),
+		sp("00f067aa0ba90203", "00f067aa0ba90202", "pg", "datastore", "INSERT orders", 10, 50),
+	}, TierStyles: []models.TierStyle{
+		{Tier: "datastore", Order: one(2), Color: "dark-green"},
+		{Tier: "edge", Order: one(0), Color: "#8f3bb8"},
+		{Tier: "checkout-api", Order: one(1)},
+	}})
+	f := Summary(m)
+	require.Equal(t, []string{"edge", "checkout-api", "datastore"}, column[string](t, f, "tier"))
+	colors := f.Fields[7]
+	require.Equal(t, "color", colors.Name)
+	require.Equal(t, "#8f3bb8", *colors.At(0).(*string))
+	require.Nil(t, colors.At(1))
+	require.Equal(t, "dark-green", *colors.At(2).(*string))
+	tl := Timeline(m, Options{})
+	require.Equal(t, []string{"edge", "checkout-api", "datastore"}, column[string](t, tl, "tier"))
 }

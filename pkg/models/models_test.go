@@ -3,6 +3,7 @@ package models
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -125,7 +126,8 @@ func TestLoadSettingsErrorsNameTheField(t *testing.T) {
 		`{"kafka":{"brokers":["k:9092"],"topics":[{"name":"a"}],"sasl":{"mechanism":"GSSAPI"}}}`: "kafka.sasl.mechanism",
 		`{"window":{"before":"30"}}`:                                                             "window",
 		`{"window":{"after":"-1m"}}`:                                                             "window.after",
-		`{"tiers":[{"tier":"db","match":{"attribute":"a","value":"b"}}]}`:                        "tiers[0].tier",
+		`{"tiers":[{"tier":"  ","match":{"attribute":"a","value":"b"}}]}`:                        "tiers[0].tier",
+		`{"tiers":[{"tier":"edge\nproxy","match":{"attribute":"a","value":"b"}}]}`:               "tiers[0].tier",
 		`{"tiers":[{"tier":"go","match":{"attribute":"a","regex":"("}}]}`:                        "tiers[0].match.regex",
 		`{"tiers":[{"tier":"go","match":{"attribute":"a"}}]}`:                                    "tiers[0].match",
 		`{"loki":{"maxLines":"many"}}`:                                                           "loki.maxLines",
@@ -138,6 +140,57 @@ func TestLoadSettingsErrorsNameTheField(t *testing.T) {
 		require.True(t, errors.Is(err, ErrInvalidSettings), in)
 		require.Contains(t, err.Error(), field, in)
 	}
+}
+
+// TestUserNamedTiers: any short printable name is a tier, with an optional
+// order and colour that the rules of one tier share.
+func TestUserNamedTiers(t *testing.T) {
+	s, err := LoadSettings([]byte(`{"tiers":[
+		{"tier":" edge ","match":{"attribute":"service.name","regex":"^envoy"},"order":1,"color":"purple"},
+		{"tier":"checkout-api","match":{"attribute":"telemetry.sdk.language","value":"java"},"color":"#1f77b4"},
+		{"tier":"datastore","match":{"attribute":"db.system","value":"postgresql"},"order":3},
+		{"tier":"datastore","match":{"attribute":"db.system","value":"memcached"},"order":3,"color":"dark-green"},
+		{"tier":"Kassen-Dienst ü","match":{"attribute":"a","value":"b"}}]}`), nil)
+	require.NoError(t, err)
+	require.Equal(t, "edge", s.Tiers[0].Tier, "names are trimmed")
+	styles := TierStyles(s.Tiers)
+	require.Len(t, styles, 4)
+	require.Equal(t, "edge", styles[0].Tier)
+	require.Equal(t, 1, *styles[0].Order)
+	require.Equal(t, "purple", styles[0].Color)
+	require.Nil(t, styles[1].Order)
+	require.Equal(t, "#1f77b4", styles[1].Color)
+	require.Equal(t, 3, *styles[2].Order)
+	require.Equal(t, "dark-green", styles[2].Color, "a colour set on any rule of the tier applies to it")
+
+	// The pre-existing shape, {tier, match}, still loads, demo names included.
+	_, err = LoadSettings([]byte(`{"tiers":[{"tier":"rails","match":{"attribute":"a","value":"b"}},{"tier":"other","match":{"attribute":"c","value":"d"}}]}`), nil)
+	require.NoError(t, err)
+
+	long := strings.Repeat("x", MaxTierNameLen)
+	_, err = LoadSettings([]byte(`{"tiers":[{"tier":"`+long+`","match":{"attribute":"a","value":"b"}}]}`), nil)
+	require.NoError(t, err, "a name of exactly MaxTierNameLen characters is fine")
+
+	bad := map[string]string{
+		`{"tiers":[{"tier":"","match":{"attribute":"a","value":"b"}}]}`:                                                                                                                            "tiers[0].tier: is empty",
+		`{"tiers":[{"tier":"` + long + `x","match":{"attribute":"a","value":"b"}}]}`:                                                                                                               "tiers[0].tier",
+		`{"tiers":[{"tier":"a\u0007b","match":{"attribute":"a","value":"b"}}]}`:                                                                                                                    "tiers[0].tier",
+		`{"tiers":[{"tier":"a\u200bb","match":{"attribute":"a","value":"b"}}]}`:                                                                                                                    "tiers[0].tier",
+		`{"tiers":[{"tier":"a","match":{"attribute":"a","value":"b"},"color":"chartreuse"}]}`:                                                                                                      "tiers[0].color",
+		`{"tiers":[{"tier":"a","match":{"attribute":"a","value":"b"},"color":"#12345"}]}`:                                                                                                          "tiers[0].color",
+		`{"tiers":[{"tier":"a","match":{"attribute":"a","value":"b"},"order":"first"}]}`:                                                                                                           "tiers.order must be a int",
+		`{"tiers":[{"tier":"a","match":{"attribute":"a","value":"b"},"order":1},{"tier":"b","match":{"attribute":"a","value":"c"}},{"tier":"a","match":{"attribute":"a","value":"d"},"order":2}]}`: "tiers[2].order: 2 conflicts with tiers[0].order 1",
+		`{"tiers":[{"tier":"a","match":{"attribute":"a","value":"b"},"color":"red"},{"tier":"a","match":{"attribute":"a","value":"c"},"color":"blue"}]}`:                                           "tiers[1].color",
+	}
+	for in, want := range bad {
+		_, err := LoadSettings([]byte(in), nil)
+		require.Error(t, err, in)
+		require.True(t, errors.Is(err, ErrInvalidSettings), in)
+		require.Contains(t, err.Error(), want, in)
+	}
+	// Same order and colour on two rules of one tier agree: no conflict.
+	_, err = LoadSettings([]byte(`{"tiers":[{"tier":"a","match":{"attribute":"a","value":"b"},"order":1,"color":"red"},{"tier":"a","match":{"attribute":"a","value":"c"},"order":1,"color":"red"}]}`), nil)
+	require.NoError(t, err)
 }
 
 func TestValidateSelector(t *testing.T) {

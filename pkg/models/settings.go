@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Defaults of the contract (docs/DESIGN.md, "Settings"). Exported so the
@@ -179,10 +181,21 @@ type TierMatch struct {
 }
 
 // TierRule assigns Tier to the spans its Match selects. Rules are tried in
-// order; the first match wins; unmatched spans are "other".
+// order; the first match wins; unmatched spans are TierOther. Tier is the
+// user's own name for a layer of their request path (see ValidateTierName);
+// Order and Color say where and how the summary and dashboards show it.
+// Rules naming the same tier share its order and colour: set them on any
+// one rule, and two rules of one tier must not disagree (Validate).
 type TierRule struct {
 	Tier  string    `json:"tier"`
 	Match TierMatch `json:"match"`
+	// Order places the tier among the summary's rows: tiers with an order
+	// come first, lowest first; the others follow in the order they first
+	// appear in the trace (timeline.Summarize).
+	Order *int `json:"order,omitempty"`
+	// Color is the tier's colour: a Grafana colour name (see
+	// ValidateTierColor) or #rrggbb.
+	Color string `json:"color,omitempty"`
 
 	re *regexp.Regexp
 }
@@ -190,23 +203,110 @@ type TierRule struct {
 // Regexp returns the compiled Match.Regex (nil when the rule matches by value).
 func (r *TierRule) Regexp() *regexp.Regexp { return r.re }
 
+// TierOther is the tier of spans no rule matches and of logs tied to no span.
+const TierOther = "other"
+
+// MaxTierNameLen bounds a tier name, in characters: it is a label in a
+// table row, a bar's name and a CLI column, and 64 is far more than any layer
+// name needs while keeping a mistyped paste (a whole regex, a log line) out.
+const MaxTierNameLen = 64
+
 // DefaultTierRules follows OpenTelemetry semantic conventions for the five
-// tiers of the reference architecture.
+// tiers of the reference architecture, ordered along its request path:
+// proxy, go, rails, mysql, redis (other, unordered, comes last).
 func DefaultTierRules() []TierRule {
+	order := func(n int) *int { return &n }
 	return []TierRule{
-		{Tier: "mysql", Match: TierMatch{Attribute: "db.system", Value: "mysql"}},
+		{Tier: "mysql", Match: TierMatch{Attribute: "db.system", Value: "mysql"}, Order: order(4)},
 		{Tier: "mysql", Match: TierMatch{Attribute: "db.system.name", Value: "mysql"}},
-		{Tier: "redis", Match: TierMatch{Attribute: "db.system", Value: "redis"}},
+		{Tier: "redis", Match: TierMatch{Attribute: "db.system", Value: "redis"}, Order: order(5)},
 		{Tier: "redis", Match: TierMatch{Attribute: "db.system.name", Value: "redis"}},
 		{Tier: "mysql", Match: TierMatch{Attribute: "service.name", Regex: `(?i)^(mysql|mariadb)`}},
 		{Tier: "redis", Match: TierMatch{Attribute: "service.name", Regex: `(?i)^redis`}},
-		{Tier: "rails", Match: TierMatch{Attribute: "telemetry.sdk.language", Value: "ruby"}},
-		{Tier: "proxy", Match: TierMatch{Attribute: "service.name", Regex: `(?i)proxy|gateway|nginx|envoy`}},
-		{Tier: "go", Match: TierMatch{Attribute: "telemetry.sdk.language", Value: "go"}},
+		{Tier: "rails", Match: TierMatch{Attribute: "telemetry.sdk.language", Value: "ruby"}, Order: order(3)},
+		{Tier: "proxy", Match: TierMatch{Attribute: "service.name", Regex: `(?i)proxy|gateway|nginx|envoy`}, Order: order(1)},
+		{Tier: "go", Match: TierMatch{Attribute: "telemetry.sdk.language", Value: "go"}, Order: order(2)},
 	}
 }
 
-var validTiers = map[string]bool{"proxy": true, "go": true, "rails": true, "mysql": true, "redis": true, "other": true}
+// TierStyle is what the rules say about one tier beyond matching: its
+// order (nil: by first appearance) and colour ("" when unset).
+type TierStyle struct {
+	Tier  string
+	Order *int
+	Color string
+}
+
+// TierStyles merges the order and colour of each tier named in rules, one
+// entry per tier in the order the rules first name it. Conflicting values
+// are a validation error, so after Validate the first one set is the only one.
+func TierStyles(rules []TierRule) []TierStyle {
+	var out []TierStyle
+	at := map[string]int{}
+	for _, r := range rules {
+		i, ok := at[r.Tier]
+		if !ok {
+			i = len(out)
+			at[r.Tier] = i
+			out = append(out, TierStyle{Tier: r.Tier})
+		}
+		if out[i].Order == nil && r.Order != nil {
+			o := *r.Order
+			out[i].Order = &o
+		}
+		if out[i].Color == "" {
+			out[i].Color = r.Color
+		}
+	}
+	return out
+}
+
+// ValidateTierName checks a tier name: non-empty (it is trimmed when
+// settings load), at most MaxTierNameLen characters, and printable — no
+// control characters, which would corrupt the CLI's table and a panel's
+// label.
+func ValidateTierName(name string) error {
+	switch {
+	case strings.TrimSpace(name) == "":
+		return errors.New("is empty")
+	case !utf8.ValidString(name):
+		return errors.New("is not valid UTF-8")
+	case utf8.RuneCountInString(name) > MaxTierNameLen:
+		return fmt.Errorf("%q is longer than %d characters", clip(name), MaxTierNameLen)
+	}
+	for _, r := range name {
+		if !unicode.IsPrint(r) {
+			return fmt.Errorf("%q contains a control or non-printable character (%U)", clip(name), r)
+		}
+	}
+	return nil
+}
+
+// grafanaHues and grafanaShades make Grafana's named colours (the colour
+// picker's palette): a hue alone or with one of the shade prefixes, e.g.
+// "blue", "dark-green", "super-light-orange".
+var (
+	grafanaHues   = []string{"red", "orange", "yellow", "green", "blue", "purple"}
+	grafanaShades = []string{"", "dark-", "semi-dark-", "light-", "super-light-"}
+	hexColorRE    = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
+)
+
+// ValidateTierColor checks a tier colour: "" (unset), one of Grafana's
+// named colours (grafanaHues with an optional shade prefix, as the colour
+// picker names them) or #rrggbb.
+func ValidateTierColor(c string) error {
+	if c == "" || hexColorRE.MatchString(c) {
+		return nil
+	}
+	for _, shade := range grafanaShades {
+		for _, hue := range grafanaHues {
+			if c == shade+hue {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("%q is neither #rrggbb nor a Grafana colour name such as blue, dark-green or light-orange", clip(c))
+}
 
 // Settings is the decoded datasource configuration.
 type Settings struct {
@@ -302,6 +402,10 @@ func (s *Settings) applyDefaults() {
 	s.Window = s.Window.WithDefaults()
 	if len(s.Tiers) == 0 {
 		s.Tiers = DefaultTierRules()
+	}
+	for i := range s.Tiers {
+		s.Tiers[i].Tier = strings.TrimSpace(s.Tiers[i].Tier)
+		s.Tiers[i].Color = strings.TrimSpace(s.Tiers[i].Color)
 	}
 	s.applyPanelDefaults()
 }
@@ -501,11 +605,27 @@ func (s *Settings) Validate() error {
 	if s.Window.After < 0 {
 		bad("window.after", "must not be negative")
 	}
+	tierOrderAt, tierColorAt := map[string]int{}, map[string]int{}
 	for i := range s.Tiers {
 		r := &s.Tiers[i]
 		field := fmt.Sprintf("tiers[%d]", i)
-		if !validTiers[r.Tier] {
-			bad(field+".tier", "%q is not one of proxy, go, rails, mysql, redis, other", clip(r.Tier))
+		if err := ValidateTierName(r.Tier); err != nil {
+			bad(field+".tier", "%v", err)
+		}
+		if err := ValidateTierColor(r.Color); err != nil {
+			bad(field+".color", "%v", err)
+		}
+		// Rules of one tier share its order and colour; two rules that set
+		// different ones leave the summary no single answer.
+		if first, ok := tierOrderAt[r.Tier]; ok && r.Order != nil && *s.Tiers[first].Order != *r.Order {
+			bad(field+".order", "%d conflicts with tiers[%d].order %d for tier %q; rules of one tier share its order", *r.Order, first, *s.Tiers[first].Order, clip(r.Tier))
+		} else if !ok && r.Order != nil {
+			tierOrderAt[r.Tier] = i
+		}
+		if first, ok := tierColorAt[r.Tier]; ok && r.Color != "" && s.Tiers[first].Color != r.Color {
+			bad(field+".color", "%q conflicts with tiers[%d].color %q for tier %q; rules of one tier share its colour", clip(r.Color), first, clip(s.Tiers[first].Color), clip(r.Tier))
+		} else if !ok && r.Color != "" {
+			tierColorAt[r.Tier] = i
 		}
 		if r.Match.Attribute == "" {
 			bad(field+".match.attribute", "is empty")

@@ -30,6 +30,7 @@ func Merge(tr *Trace, logSets ...[]LogRecord) *Model {
 	m := &Model{}
 	if tr != nil {
 		m.TraceID = tr.TraceID
+		m.TierStyles = tr.TierStyles
 		if m.TraceID == "" && len(tr.Spans) > 0 {
 			m.TraceID = tr.Spans[0].TraceID
 		}
@@ -724,7 +725,7 @@ func (m *Model) SpanLogs(spanID string) []Log {
 // span itself kept for context), for queryType logs with a spanId; an
 // unknown span gives a model without spans or logs.
 func (m *Model) ForSpan(spanID string) *Model {
-	out := &Model{TraceID: m.TraceID, StartNs: m.StartNs, EndNs: m.EndNs}
+	out := &Model{TraceID: m.TraceID, StartNs: m.StartNs, EndNs: m.EndNs, TierStyles: m.TierStyles}
 	if i, ok := m.SpanIndex(spanID); ok {
 		s := m.Spans[i]
 		out.Logs = m.SpanLogs(spanID)

@@ -1,6 +1,10 @@
 package timeline
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/traceweave/traceweave/pkg/models"
+)
 
 // How a log was tied to a span (Log.Attach). Recorded so a user can tell a
 // log that named its span from one placed by its time.
@@ -77,6 +81,9 @@ type Model struct {
 	Events []Event `json:"events"`
 	// Summary answers "which tier is slow?" and "what broke first?".
 	Summary *Summary `json:"summary"`
+	// TierStyles order and colour the summary's tiers (Trace.TierStyles;
+	// nil: the default rules').
+	TierStyles []models.TierStyle `json:"-"`
 
 	// spanIndex maps span IDs to indexes in Spans (first occurrence); Merge
 	// and ForSpan set it, a hand-built model without it is searched linearly.

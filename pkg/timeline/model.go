@@ -7,15 +7,18 @@
 // file; the frames package turns the merged Model into Grafana data frames.
 package timeline
 
-// Tier names the layer of the reference architecture a span belongs to.
-// The values are part of the public contract (the timeline frame's tier field).
+import "github.com/traceweave/traceweave/pkg/models"
+
+// Tier names are the user's (models.TierRule.Tier). These are the tiers of
+// the reference architecture that models.DefaultTierRules assign, and
+// TierOther, the tier of spans no rule matches.
 const (
 	TierProxy = "proxy"
 	TierGo    = "go"
 	TierRails = "rails"
 	TierMySQL = "mysql"
 	TierRedis = "redis"
-	TierOther = "other"
+	TierOther = models.TierOther
 )
 
 // Span kinds, lower-case as Grafana's trace view expects them.
@@ -104,6 +107,10 @@ func (s *Span) DurationNs() int64 {
 type Trace struct {
 	TraceID string `json:"traceId"`
 	Spans   []Span `json:"spans"`
+	// TierStyles are the configured tiers' order and colours
+	// (models.TierStyles of the rules AssignTiers ran), which Merge hands to
+	// Summarize; nil means the default rules'.
+	TierStyles []models.TierStyle `json:"-"`
 }
 
 // LogRecord is one log line found by an upstream. IDs are lower-case hex or empty.

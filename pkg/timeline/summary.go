@@ -3,18 +3,22 @@ package timeline
 import (
 	"cmp"
 	"slices"
+
+	"github.com/traceweave/traceweave/pkg/models"
 )
 
-// TierOrder is the order tiers are reported in: the request's path through
-// the reference architecture, so a summary reads top to bottom like the
-// request travelled.
-var TierOrder = []string{TierProxy, TierGo, TierRails, TierMySQL, TierRedis, TierOther}
+// defaultTierStyles order the summary of a model built without
+// Trace.TierStyles: the default rules' order, the reference architecture's
+// request path (proxy, go, rails, mysql, redis, then other).
+var defaultTierStyles = models.TierStyles(models.DefaultTierRules())
 
 // TierStat is the summary of one tier: how much of the trace's time it
 // spent itself and how much went wrong there, the answer to "which tier is
 // slow?".
 type TierStat struct {
 	Tier string `json:"tier"`
+	// Color is the tier's configured colour (models.TierRule.Color), "" when unset.
+	Color string `json:"color,omitempty"`
 	// Services lists the services with spans or logs in the tier, sorted.
 	Services []string `json:"services"`
 	Spans    int      `json:"spans"`
@@ -90,8 +94,9 @@ type Summary struct {
 	// child overhangs its parent (clock skew) or the root span is missing,
 	// and then still the time the user waited for the whole trace to finish.
 	WallNs int64 `json:"wallNs"`
-	// Tiers lists the tiers that have spans or logs, in TierOrder; a tier
-	// absent from the trace has nothing to report and gets no row.
+	// Tiers lists the tiers that have spans or logs, in summary order (see
+	// sortTiers); a tier absent from the trace has nothing to report and gets
+	// no row.
 	Tiers []TierStat `json:"tiers"`
 	// Services lists every service by self time, most first (ties: name).
 	Services []ServiceStat `json:"services"`
@@ -117,12 +122,19 @@ func Summarize(m *Model) *Summary {
 	markCriticalPath(m, parent, children)
 
 	tiers := map[string]*TierStat{}
-	tierStat := func(t string) *TierStat {
-		t = reportedTier(t)
+	firstNs := map[string]int64{}
+	// tierStat is called with a tier's earliest span first (spans are in
+	// start order) and with its earliest log first (logs are in time order),
+	// so keeping the minimum of what it sees gives the tier's first appearance.
+	tierStat := func(t string, at int64) *TierStat {
+		t = tierName(t)
 		ts, ok := tiers[t]
 		if !ok {
 			ts = &TierStat{Tier: t}
 			tiers[t] = ts
+			firstNs[t] = at
+		} else if at < firstNs[t] {
+			firstNs[t] = at
 		}
 		return ts
 	}
@@ -143,14 +155,14 @@ func Summarize(m *Model) *Summary {
 	}
 	for i := range m.Spans {
 		s := &m.Spans[i]
-		ts := tierStat(s.Tier)
+		ts := tierStat(s.Tier, s.StartNs)
 		ts.Spans++
 		ts.SelfNs += s.SelfNs
 		addService(ts, s.Service)
 		ss := serviceStat(s.Service)
 		if d, ok := serviceDepth[s.Service]; !ok || s.Depth < d {
 			serviceDepth[s.Service] = s.Depth
-			ss.Tier = reportedTier(s.Tier)
+			ss.Tier = tierName(s.Tier)
 		}
 		ss.Spans++
 		ss.SelfNs += s.SelfNs
@@ -159,7 +171,7 @@ func Summarize(m *Model) *Summary {
 			ss.Errors++
 		}
 		if sum.Slowest == nil || s.SelfNs > sum.Slowest.SelfNs {
-			sum.Slowest = &SpanRef{Index: i, SpanID: s.SpanID, Service: s.Service, Tier: reportedTier(s.Tier),
+			sum.Slowest = &SpanRef{Index: i, SpanID: s.SpanID, Service: s.Service, Tier: tierName(s.Tier),
 				Name: s.Name, SelfNs: s.SelfNs, DurationNs: s.DurationNs()}
 		}
 	}
@@ -175,7 +187,7 @@ func Summarize(m *Model) *Summary {
 		l := &m.Logs[i]
 		if ts == nil || l.Tier != prevTier || l.Service != prevService {
 			prevTier, prevService = l.Tier, l.Service
-			ts, ss = tierStat(l.Tier), serviceStat(l.Service)
+			ts, ss = tierStat(l.Tier, l.TimeNs), serviceStat(l.Service)
 			addService(ts, l.Service)
 		}
 		ts.Logs++
@@ -191,13 +203,16 @@ func Summarize(m *Model) *Summary {
 		}
 		return float64(ns) / float64(sum.WallNs)
 	}
-	for _, t := range TierOrder {
-		if ts, ok := tiers[t]; ok {
-			ts.Share = share(ts.SelfNs)
-			slices.Sort(ts.Services)
-			sum.Tiers = append(sum.Tiers, *ts)
-		}
+	styles := m.TierStyles
+	if styles == nil {
+		styles = defaultTierStyles
 	}
+	for _, ts := range tiers {
+		ts.Share = share(ts.SelfNs)
+		slices.Sort(ts.Services)
+		sum.Tiers = append(sum.Tiers, *ts)
+	}
+	sortTiers(sum.Tiers, styles, firstNs)
 	for _, ss := range services {
 		ss.Share = share(ss.SelfNs)
 		sum.Services = append(sum.Services, *ss)
@@ -213,12 +228,52 @@ func Summarize(m *Model) *Summary {
 	return sum
 }
 
-// reportedTier maps any tier outside TierOrder (a span no rule ran on) to other.
-func reportedTier(t string) string {
-	if slices.Contains(TierOrder, t) {
-		return t
+// sortTiers puts the summary's rows in the order a reader follows the
+// request: tiers with a configured order first, lowest first; then the
+// tiers without one by their first appearance (their earliest span start or
+// log line), with TierOther, which no rule named, after them unless it was
+// given an order. Remaining ties go by first appearance, then by name. Each
+// row also takes its tier's configured colour.
+func sortTiers(rows []TierStat, styles []models.TierStyle, firstNs map[string]int64) {
+	byTier := make(map[string]*models.TierStyle, len(styles))
+	for i := range styles {
+		byTier[styles[i].Tier] = &styles[i]
 	}
-	return TierOther
+	order := func(t string) *int {
+		if st := byTier[t]; st != nil {
+			return st.Order
+		}
+		return nil
+	}
+	for i := range rows {
+		if st := byTier[rows[i].Tier]; st != nil {
+			rows[i].Color = st.Color
+		}
+	}
+	slices.SortFunc(rows, func(a, b TierStat) int {
+		oa, ob := order(a.Tier), order(b.Tier)
+		switch {
+		case oa != nil && ob != nil:
+			if c := cmp.Compare(*oa, *ob); c != 0 {
+				return c
+			}
+		case oa != nil:
+			return -1
+		case ob != nil:
+			return 1
+		default:
+			if ao, bo := a.Tier == TierOther, b.Tier == TierOther; ao != bo {
+				if ao {
+					return 1
+				}
+				return -1
+			}
+		}
+		if c := cmp.Compare(firstNs[a.Tier], firstNs[b.Tier]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Tier, b.Tier)
+	})
 }
 
 // spanTree returns each span's parent index (-1 for roots) and children
@@ -357,7 +412,7 @@ func firstError(m *Model) *ErrorEvent {
 		}
 		t := spanErrorTime(s)
 		if best == nil || t < best.TimeNs || (t == best.TimeNs && s.Depth > bestDepth) {
-			best = &ErrorEvent{Kind: EventSpan, TimeNs: t, Tier: reportedTier(s.Tier), Service: s.Service,
+			best = &ErrorEvent{Kind: EventSpan, TimeNs: t, Tier: tierName(s.Tier), Service: s.Service,
 				SpanID: s.SpanID, Name: s.Name, Source: SourceTempo, Index: i}
 			bestDepth = s.Depth
 		}
@@ -368,7 +423,7 @@ func firstError(m *Model) *ErrorEvent {
 			continue
 		}
 		if best == nil || l.TimeNs < best.TimeNs {
-			best = &ErrorEvent{Kind: EventLog, TimeNs: l.TimeNs, Tier: reportedTier(l.Tier), Service: l.Service,
+			best = &ErrorEvent{Kind: EventLog, TimeNs: l.TimeNs, Tier: tierName(l.Tier), Service: l.Service,
 				SpanID: l.AttachedSpanID, Name: l.Body, Source: l.SourceList(), Index: i}
 		}
 		break // logs are in time order: only the first error log can win

@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/traceweave/traceweave/pkg/models"
 )
 
 func spanByID(m *Model, id string) *SpanNode {
@@ -146,4 +148,73 @@ func BenchmarkSummarize(b *testing.B) {
 			b.Fatal("nil summary")
 		}
 	}
+}
+
+func tierNames(sum *Summary) []string {
+	var out []string
+	for _, ts := range sum.Tiers {
+		out = append(out, ts.Tier)
+	}
+	return out
+}
+
+// TestSummaryUserNamedTiers: tiers are the user's names; rows come in
+// configured order, then unordered tiers by first appearance, other last.
+func TestSummaryUserNamedTiers(t *testing.T) {
+	one := func(n int) *int { return &n }
+	spans := []Span{
+		span("e", "", "envoy", "edge", 0, 100),
+		span("c", "e", "checkout", "checkout-api", 5, 95),
+		span("q", "c", "checkout", "queue", 8, 20), // no order: first seen at 8
+		span("d", "c", "pg", "datastore", 20, 60),
+		span("x", "c", "cron", "", 61, 70), // no rule ran: other
+		span("k", "c", "search", "search", 70, 80),
+	}
+	styles := []models.TierStyle{
+		{Tier: "datastore", Order: one(3), Color: "dark-green"},
+		{Tier: "edge", Order: one(1), Color: "#8f3bb8"},
+		{Tier: "checkout-api", Order: one(2)},
+		{Tier: "search"}, // named by a rule, no order
+	}
+	m := Merge(&Trace{TraceID: tid, Spans: spans, TierStyles: styles})
+	require.Equal(t, []string{"edge", "checkout-api", "datastore", "queue", "search", TierOther}, tierNames(m.Summary))
+	require.Equal(t, "#8f3bb8", m.Summary.Tiers[0].Color)
+	require.Equal(t, "", m.Summary.Tiers[1].Color)
+	require.Equal(t, "dark-green", m.Summary.Tiers[2].Color)
+	require.Equal(t, 40*msNs, m.Summary.Tiers[2].SelfNs)
+
+	// ForSpan keeps the styles: a one-span model still orders and colours.
+	sub := m.ForSpan("e")
+	require.Equal(t, []string{"edge"}, tierNames(sub.Summary))
+	require.Equal(t, "#8f3bb8", sub.Summary.Tiers[0].Color)
+
+	// Without any order, rows follow first appearance; a log-only tier
+	// (logs tied to no span, of a service with no span) is placed by its
+	// earliest line, and other still comes last.
+	styles = []models.TierStyle{{Tier: "edge"}, {Tier: "checkout-api"}, {Tier: "datastore"}}
+	m = Merge(&Trace{TraceID: tid, Spans: []Span{
+		span("d", "", "pg", "datastore", 0, 10),
+		span("x", "", "cron", "", 1, 2),
+		span("e", "", "envoy", "edge", 3, 100),
+	}, TierStyles: styles})
+	require.Equal(t, []string{"datastore", "edge", TierOther}, tierNames(m.Summary))
+
+	// An explicit order for other puts it where the user said.
+	styles = []models.TierStyle{{Tier: TierOther, Order: one(0)}, {Tier: "edge", Order: one(1)}}
+	m = Merge(&Trace{TraceID: tid, Spans: []Span{span("e", "", "envoy", "edge", 0, 100), span("x", "e", "cron", "", 1, 2)}, TierStyles: styles})
+	require.Equal(t, []string{TierOther, "edge"}, tierNames(m.Summary))
+}
+
+// TestSummaryDefaultOrder: without styles the default rules' order applies,
+// the reference architecture's request path, whatever order spans start in.
+func TestSummaryDefaultOrder(t *testing.T) {
+	m := Merge(&Trace{TraceID: tid, Spans: []Span{
+		span("r", "", "redis", TierRedis, 0, 100),
+		span("x", "r", "misc", "", 1, 2),
+		span("m", "r", "mysql", TierMySQL, 3, 4),
+		span("g", "r", "go-api", TierGo, 5, 6),
+		span("p", "r", "proxy", TierProxy, 7, 8),
+		span("a", "r", "rails", TierRails, 9, 10),
+	}})
+	require.Equal(t, []string{TierProxy, TierGo, TierRails, TierMySQL, TierRedis, TierOther}, tierNames(m.Summary))
 }

@@ -358,6 +358,49 @@ describe('ConfigEditor', () => {
 
     await user.click(tiers.getByRole('button', { name: 'Reset to defaults' }));
     expect(last().jsonData.tiers).toBeUndefined();
-    expect(DEFAULT_TIER_RULES[0]).toEqual({ tier: 'mysql', match: { attribute: 'db.system', value: 'mysql' } });
+    expect(DEFAULT_TIER_RULES[0]).toEqual({ tier: 'mysql', match: { attribute: 'db.system', value: 'mysql' }, order: 4 });
+  });
+
+  it('takes the user\'s own tier names, with an optional order and colour', async () => {
+    const { user, region, last } = setup({
+      jsonData: { tiers: [{ tier: 'edge', match: { attribute: 'service.name', value: 'envoy' } }] },
+    });
+    const tiers = region('Tier');
+    const rule = within(tiers.getByRole('group', { name: 'Tier rule 1' }));
+    await user.clear(rule.getByLabelText('Tier'));
+    await user.type(rule.getByLabelText('Tier'), 'checkout-api');
+    await user.type(rule.getByLabelText('Order'), '2');
+    await user.type(rule.getByLabelText('Color'), '#1f77b4');
+    expect(last().jsonData.tiers).toEqual([
+      { tier: 'checkout-api', match: { attribute: 'service.name', value: 'envoy' }, order: 2, color: '#1f77b4' },
+    ]);
+    expect(rule.queryByText(/tier name/)).not.toBeInTheDocument();
+
+    // Clearing the optional fields removes them rather than saving empty values.
+    await user.clear(rule.getByLabelText('Order'));
+    await user.clear(rule.getByLabelText('Color'));
+    expect(last().jsonData.tiers).toEqual([{ tier: 'checkout-api', match: { attribute: 'service.name', value: 'envoy' } }]);
+  });
+
+  it('flags invalid tier names and colours, and conflicting orders of one tier', async () => {
+    const { user, region } = setup({
+      jsonData: {
+        tiers: [
+          { tier: 'datastore', match: { attribute: 'db.system', value: 'postgresql' }, order: 3 },
+          { tier: 'datastore', match: { attribute: 'db.system', value: 'memcached' }, order: 4, color: 'chartreuse' },
+        ],
+      },
+    });
+    const tiers = region('Tier');
+    const first = within(tiers.getByRole('group', { name: 'Tier rule 1' }));
+    const second = within(tiers.getByRole('group', { name: 'Tier rule 2' }));
+    expect(second.getByText(/Rule 1 gives tier "datastore" order 3/)).toBeInTheDocument();
+    expect(second.getByText(/"chartreuse" is neither #rrggbb nor a Grafana colour name/)).toBeInTheDocument();
+    expect(first.queryByText(/Rule \d gives/)).not.toBeInTheDocument();
+
+    await user.clear(first.getByLabelText('Tier'));
+    expect(first.getByText('A tier name is required')).toBeInTheDocument();
+    await user.type(first.getByLabelText('Tier'), 'x'.repeat(65));
+    expect(first.getByText('A tier name is at most 64 characters')).toBeInTheDocument();
   });
 });

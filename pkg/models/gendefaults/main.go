@@ -78,6 +78,7 @@ import type { TierRule } from './types';
 		{"DEFAULT_MAX_LOGS_PER_SPAN", num(int64(s.TraceView.MaxLogsPerSpan))},
 		{"ALL_FRAMES", strList(models.AllFrames)},
 		{"DEFAULT_FRAMES", strList(models.DefaultFrames)},
+		{"MAX_TIER_NAME_LEN", num(models.MaxTierNameLen)},
 	}
 	for _, c := range consts {
 		fmt.Fprintf(&b, "export const %s = %s;\n", c.name, c.value)
@@ -86,7 +87,7 @@ import type { TierRule } from './types';
 /**
  * DEFAULT_TIER_RULES apply while no tier rules are configured (models.DefaultTierRules). First
  * match wins; the attribute is looked up on the span, then on its resource; unmatched spans get
- * tier "other".
+ * tier "other". Rules of one tier share its order (the summary's row order) and colour.
  */
 export const DEFAULT_TIER_RULES: readonly TierRule[] = Object.freeze([
 `)
@@ -95,7 +96,14 @@ export const DEFAULT_TIER_RULES: readonly TierRule[] = Object.freeze([
 		if r.Match.Regex != "" {
 			match = "regex: " + str(r.Match.Regex)
 		}
-		fmt.Fprintf(&b, "  { tier: %s, match: { attribute: %s, %s } },\n", str(r.Tier), str(r.Match.Attribute), match)
+		style := ""
+		if r.Order != nil {
+			style += fmt.Sprintf(", order: %d", *r.Order)
+		}
+		if r.Color != "" {
+			style += ", color: " + str(r.Color)
+		}
+		fmt.Fprintf(&b, "  { tier: %s, match: { attribute: %s, %s }%s },\n", str(r.Tier), str(r.Match.Attribute), match, style)
 	}
 	b.WriteString("]);\n")
 	return b.Bytes(), nil

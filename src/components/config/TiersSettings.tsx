@@ -1,15 +1,18 @@
 import React from 'react';
 import { ConfigSection } from '@grafana/plugin-ui';
-import { Button, Combobox, IconButton, InlineField, InlineFieldRow, Input, RadioButtonGroup, Stack, Text } from '@grafana/ui';
+import { Button, IconButton, InlineField, InlineFieldRow, Input, RadioButtonGroup, Stack, Text } from '@grafana/ui';
 
 import { DEFAULT_TIER_RULES } from '../../defaults';
-import { Tier, TierRule } from '../../types';
-import { validateGoRegex } from '../../validation';
+import { TierRule } from '../../types';
+import {
+  TierConflict,
+  tierConflicts,
+  validateGoRegex,
+  validateTierColor,
+  validateTierName,
+  validateTierOrder,
+} from '../../validation';
 import { ConfigProps, setJsonData } from './helpers';
-
-const TIER_OPTIONS: Array<{ label: string; value: Tier }> = (
-  ['proxy', 'go', 'rails', 'mysql', 'redis', 'other'] as const
-).map((t) => ({ label: t, value: t }));
 
 type MatchKind = 'value' | 'regex';
 const MATCH_KIND_OPTIONS: Array<{ label: string; value: MatchKind }> = [
@@ -21,18 +24,34 @@ const NEW_RULE: TierRule = { tier: 'other', match: { attribute: 'service.name', 
 
 /** cloneRules copies rules so editing never mutates DEFAULT_TIER_RULES. */
 function cloneRules(rules: readonly TierRule[]): TierRule[] {
-  return rules.map((r) => ({ tier: r.tier, match: { ...r.match } }));
+  return rules.map((r) => ({ ...r, match: { ...r.match } }));
+}
+
+/** withStyle sets (or, when empty, removes) a rule's optional order or colour. */
+function withStyle(rule: TierRule, key: 'order' | 'color', value: number | string | undefined): TierRule {
+  const next: TierRule = { ...rule };
+  if (value === undefined || value === '') {
+    delete next[key];
+  } else if (key === 'order') {
+    next.order = Number(value);
+  } else {
+    next.color = String(value);
+  }
+  return next;
 }
 
 /**
- * TiersSettings edits the rules that assign each span a tier of the timeline
- * (proxy, go, rails, mysql, redis, other). Without rules the defaults apply,
- * and are shown read-only until the user customises them.
+ * TiersSettings edits the rules that assign each span a tier of the timeline.
+ * Tier names are the user's own (edge, checkout-api, datastore…), each rule
+ * may give its tier an order (the summary's row order) and a colour, which
+ * rules of one tier share. Without rules the defaults apply (proxy, go,
+ * rails, mysql, redis), shown read-only until the user customises them.
  */
 export function TiersSettings(props: ConfigProps) {
   const configured = props.options.jsonData.tiers;
   const custom = configured !== undefined && configured.length > 0;
   const rules = custom ? configured : DEFAULT_TIER_RULES;
+  const conflicts = tierConflicts(rules);
   const setRules = (next: TierRule[] | undefined) => setJsonData(props, 'tiers', next);
   const update = (i: number, rule: TierRule) => setRules(rules.map((r, j) => (j === i ? rule : r)));
   const move = (i: number, delta: number) => {
@@ -46,7 +65,7 @@ export function TiersSettings(props: ConfigProps) {
     <section aria-label="Tier settings">
       <ConfigSection
         title="Tiers"
-        description="Each span gets the tier of the first rule that matches it; the attribute is looked up on the span, then on its resource. Unmatched spans are 'other'."
+        description="Each span gets the tier of the first rule that matches it; the attribute is looked up on the span, then on its resource. Unmatched spans are 'other'. Name tiers as you like; an order sorts the summary (lowest first, then tiers without one by first appearance) and a colour (a Grafana colour name or #rrggbb) marks the tier; rules of one tier share them."
         isCollapsible
         isInitiallyOpen={custom}
       >
@@ -61,6 +80,7 @@ export function TiersSettings(props: ConfigProps) {
               key={i}
               index={i}
               rule={rule}
+              conflict={conflicts[i]}
               readOnly={!custom}
               isFirst={i === 0}
               isLast={i === rules.length - 1}
@@ -106,6 +126,7 @@ export function TiersSettings(props: ConfigProps) {
 interface RuleRowProps {
   index: number;
   rule: TierRule;
+  conflict: TierConflict;
   readOnly: boolean;
   isFirst: boolean;
   isLast: boolean;
@@ -114,26 +135,30 @@ interface RuleRowProps {
   onRemove: () => void;
 }
 
-function RuleRow({ index, rule, readOnly, isFirst, isLast, onChange, onMove, onRemove }: RuleRowProps) {
+function RuleRow({ index, rule, conflict, readOnly, isFirst, isLast, onChange, onMove, onRemove }: RuleRowProps) {
   const id = (name: string) => `tier-rule-${index}-${name}`;
   const kind: MatchKind = rule.match.regex !== undefined && rule.match.value === undefined ? 'regex' : 'value';
   const pattern = (kind === 'regex' ? rule.match.regex : rule.match.value) ?? '';
   const attributeError = rule.match.attribute.trim() === '' ? 'Attribute is required' : undefined;
   const patternError =
     pattern === '' ? 'A value or regex is required' : kind === 'regex' ? validateGoRegex(pattern) : undefined;
+  const tierError = validateTierName(rule.tier);
+  const orderError = validateTierOrder(rule.order) ?? conflict.order;
+  const colorError = validateTierColor(rule.color) ?? conflict.color;
   const setMatch = (k: MatchKind, p: string) =>
     onChange({ ...rule, match: { attribute: rule.match.attribute, ...(k === 'regex' ? { regex: p } : { value: p }) } });
 
   return (
     <InlineFieldRow role="group" aria-label={`Tier rule ${index + 1}`}>
-      <InlineField label="Tier" labelWidth={8} tooltip="The tier spans matching this rule get." disabled={readOnly}>
-        <Combobox<Tier>
-          id={id('tier')}
-          width={14}
-          options={TIER_OPTIONS}
-          value={rule.tier}
-          onChange={(v) => onChange({ ...rule, tier: v.value })}
-        />
+      <InlineField
+        label="Tier"
+        labelWidth={8}
+        tooltip="The tier spans matching this rule get: any name of your request path's layer (e.g. edge, checkout-api, datastore), at most 64 characters."
+        invalid={!readOnly && Boolean(tierError)}
+        error={tierError}
+        disabled={readOnly}
+      >
+        <Input id={id('tier')} width={18} value={rule.tier} onChange={(e) => onChange({ ...rule, tier: e.currentTarget.value })} />
       </InlineField>
       <InlineField
         label="Attribute"
@@ -171,6 +196,38 @@ function RuleRow({ index, rule, readOnly, isFirst, isLast, onChange, onMove, onR
         disabled={readOnly}
       >
         <Input id={id('pattern')} width={30} value={pattern} onChange={(e) => setMatch(kind, e.currentTarget.value)} />
+      </InlineField>
+      <InlineField
+        label="Order"
+        labelWidth={8}
+        tooltip="Optional: the tier's place in the summary, lowest first; tiers without an order follow by first appearance in the trace."
+        invalid={!readOnly && Boolean(orderError)}
+        error={orderError}
+        disabled={readOnly}
+      >
+        <Input
+          id={id('order')}
+          type="number"
+          width={8}
+          value={rule.order ?? ''}
+          onChange={(e) => onChange(withStyle(rule, 'order', e.currentTarget.value === '' ? undefined : e.currentTarget.valueAsNumber))}
+        />
+      </InlineField>
+      <InlineField
+        label="Color"
+        labelWidth={8}
+        tooltip="Optional: the tier's colour, a Grafana colour name (blue, dark-green, light-orange…) or #rrggbb."
+        invalid={!readOnly && Boolean(colorError)}
+        error={colorError}
+        disabled={readOnly}
+      >
+        <Input
+          id={id('color')}
+          width={14}
+          placeholder="e.g. blue"
+          value={rule.color ?? ''}
+          onChange={(e) => onChange(withStyle(rule, 'color', e.currentTarget.value))}
+        />
       </InlineField>
       {!readOnly && (
         <Stack direction="row" gap={0.5} alignItems="center">
