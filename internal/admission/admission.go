@@ -69,11 +69,14 @@ type Gate struct {
 	heap    func() int64
 	gc      func()
 
-	mu        sync.Mutex
-	used      int64
-	queue     list.List // of *waiter, in arrival order
-	polling   bool
-	fullSince time.Time
+	mu       sync.Mutex
+	used     int64
+	building int // admitted answers whose frames are not handed over yet
+	// heldByCall: reservations of answers handed over, by QueryData call.
+	heldByCall map[*callToken]int64
+	queue      list.List // of *waiter, in arrival order
+	polling    bool
+	fullSince  time.Time
 	// holdUntilEncoded: Done hands reservations to encoding (oldest first)
 	// until Encoded returns them.
 	holdUntilEncoded bool
@@ -82,6 +85,7 @@ type Gate struct {
 
 type waiter struct {
 	need  int64
+	call  *callToken
 	ready chan struct{}
 }
 
@@ -133,6 +137,28 @@ type Ticket struct {
 	Alone    bool
 	once     sync.Once
 	handedAt time.Time
+	// held: the frames are built and handed to the SDK (Done); until then
+	// the answer counts as being built.
+	held bool
+	call *callToken
+}
+
+// callToken identifies one QueryData call (WithCall).
+type callToken struct{ _ byte } // not zero-size: distinct tokens have distinct addresses
+
+type callKey struct{}
+
+// WithCall marks ctx as one QueryData call's. The answers of one call reach
+// the codec together, after the last of them is built, so the reservations
+// its own answers hold must never keep its next answer waiting: that would
+// wait for itself.
+func WithCall(ctx context.Context) context.Context {
+	return context.WithValue(ctx, callKey{}, &callToken{})
+}
+
+func callOf(ctx context.Context) *callToken {
+	c, _ := ctx.Value(callKey{}).(*callToken)
+	return c
 }
 
 // Release returns the reservation; later calls do nothing.
@@ -143,6 +169,11 @@ func (t *Ticket) Release() {
 	t.once.Do(func() {
 		t.g.mu.Lock()
 		t.g.used -= t.need
+		if t.held {
+			t.g.heldLocked(t.call, -t.need)
+		} else {
+			t.g.building--
+		}
 		t.g.grantLocked()
 		t.g.mu.Unlock()
 	})
@@ -159,8 +190,12 @@ func (t *Ticket) Done() {
 	g.mu.Lock()
 	hold := g.holdUntilEncoded
 	if hold {
+		t.held = true
+		g.building--
+		g.heldLocked(t.call, t.need)
 		t.handedAt = time.Now()
 		g.encoding.PushBack(t)
+		g.grantLocked()
 		if !g.polling {
 			g.polling = true
 			go g.poll()
@@ -212,18 +247,19 @@ func (g *Gate) expireEncodingLocked(now time.Time) []*Ticket {
 // Acquire waits until an answer estimated at need bytes may be built, or
 // ctx ends.
 func (g *Gate) Acquire(ctx context.Context, need int64) (*Ticket, error) {
-	t := &Ticket{g: g, need: max(need, 0)}
+	t := &Ticket{g: g, need: max(need, 0), call: callOf(ctx)}
 	if t.need > g.budget {
 		t.need, t.Alone = g.budget, true
 	}
 	start := time.Now()
 	g.mu.Lock()
-	if g.queue.Len() == 0 && g.fitsLocked(t.need) {
+	if (g.queue.Len() == 0 && g.fitsLocked(t.need, t.call)) || g.onlyOwnHeldLocked(t.call) {
 		g.used += t.need
+		g.building++
 		g.mu.Unlock()
 		return t, nil
 	}
-	w := &waiter{need: t.need, ready: make(chan struct{})}
+	w := &waiter{need: t.need, call: t.call, ready: make(chan struct{})}
 	el := g.queue.PushBack(w)
 	if !g.polling {
 		g.polling = true
@@ -241,6 +277,7 @@ func (g *Gate) Acquire(ctx context.Context, need int64) (*Ticket, error) {
 		select {
 		case <-w.ready: // admitted while giving up: hand the room back
 			g.used -= t.need
+			g.building--
 		default:
 			g.queue.Remove(el)
 		}
@@ -249,26 +286,62 @@ func (g *Gate) Acquire(ctx context.Context, need int64) (*Ticket, error) {
 	}
 }
 
-// fitsLocked: nothing else is being built, or need fits next to what is,
-// both by the reservations and by the heap's size.
-func (g *Gate) fitsLocked(need int64) bool {
-	if g.used == 0 {
+// fitsLocked: nothing is being built or encoded but the call's own answers,
+// or need fits next to what is, both by the reservations (the call's own
+// answers handed over not counted) and by the heap's size.
+func (g *Gate) fitsLocked(need int64, call *callToken) bool {
+	others := g.used - g.heldByCall[call]
+	if g.building == 0 && others == 0 {
 		return true
 	}
-	return g.used+need <= g.budget && g.heap()+need <= g.ceiling
+	return others+need <= g.budget && g.heap()+need <= g.ceiling
 }
 
-// grantLocked admits waiters from the front of the queue while they fit.
+// heldLocked adds n to the reservations the call's handed-over answers hold.
+func (g *Gate) heldLocked(call *callToken, n int64) {
+	if call == nil {
+		return
+	}
+	if g.heldByCall == nil {
+		g.heldByCall = map[*callToken]int64{}
+	}
+	if g.heldByCall[call] += n; g.heldByCall[call] == 0 {
+		delete(g.heldByCall, call)
+	}
+}
+
+// grantLocked admits waiters from the front of the queue while they fit,
+// and any waiter that only its own call's held answers keep waiting: those
+// reach the codec after it, so it would otherwise wait for itself.
 func (g *Gate) grantLocked() {
 	for g.queue.Len() > 0 {
-		w := g.queue.Front().Value.(*waiter)
-		if !g.fitsLocked(w.need) {
-			return
+		el := g.queue.Front()
+		if w := el.Value.(*waiter); !g.fitsLocked(w.need, w.call) {
+			if el = g.selfBlockedLocked(); el == nil {
+				return
+			}
 		}
-		g.queue.Remove(g.queue.Front())
+		w := g.queue.Remove(el).(*waiter)
 		g.used += w.need
+		g.building++
 		close(w.ready)
 	}
+}
+
+// onlyOwnHeldLocked: nothing is being built, and every reservation is held
+// by answers of this call.
+func (g *Gate) onlyOwnHeldLocked(call *callToken) bool {
+	return call != nil && g.building == 0 && g.used == g.heldByCall[call]
+}
+
+// selfBlockedLocked finds a waiter for which onlyOwnHeldLocked holds.
+func (g *Gate) selfBlockedLocked() *list.Element {
+	for el := g.queue.Front(); el != nil; el = el.Next() {
+		if g.onlyOwnHeldLocked(el.Value.(*waiter).call) {
+			return el
+		}
+	}
+	return nil
 }
 
 // poll re-checks the waiters while there are any: the heap shrinks without

@@ -236,3 +236,25 @@ func TestUnencodedHandOverExpires(t *testing.T) {
 		return g.used == 0 && g.encoding.Len() == 0
 	}, 10*time.Second, time.Millisecond)
 }
+
+// TestOwnHeldAnswersDoNotBlockTheCall: the answers of one QueryData call
+// reach the codec together, after the last is built, so the room held by
+// the call's earlier answers must not keep its next one waiting (it would
+// wait for itself until encodeTimeout); another call's answer still waits.
+func TestOwnHeldAnswersDoNotBlockTheCall(t *testing.T) {
+	g, _, _ := testGate()
+	g.HoldUntilEncoded()
+	call := WithCall(t.Context())
+	a, err := g.Acquire(call, 90*mib)
+	require.NoError(t, err)
+	a.Done()
+	other := acquireAsync(g, WithCall(t.Context()), 50*mib)
+	queued(t, g, 1)
+	b := acquireAsync(g, call, 50*mib)
+	tb := <-b
+	require.NotNil(t, tb, "the call's second answer is admitted beside its own held first")
+	assert.True(t, pending(other), "another call's answer waits for the room")
+	tb.Done()
+	g.Encoded(2) // the call's answer: both its parts are encoded together
+	require.NotNil(t, <-other)
+}

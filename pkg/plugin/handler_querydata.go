@@ -11,6 +11,7 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 	"github.com/grafana/grafana-plugin-sdk-go/experimental/concurrent"
 
+	"github.com/traceweave/traceweave/internal/admission"
 	"github.com/traceweave/traceweave/pkg/engine"
 	"github.com/traceweave/traceweave/pkg/frames"
 	"github.com/traceweave/traceweave/pkg/models"
@@ -37,6 +38,8 @@ const admissionNoticeAfter = 50 * time.Millisecond
 // Every query type goes through the same path: the query's frame selection
 // (models.Query.Frames) decides what is built from the shared run.
 func (d *Datasource) QueryData(ctx context.Context, req *backend.QueryDataRequest) (*backend.QueryDataResponse, error) {
+	// The call's answers reach gRPC's codec together (internal/admission).
+	ctx = admission.WithCall(ctx)
 	return concurrent.QueryData(ctx, req, func(ctx context.Context, q concurrent.Query) backend.DataResponse {
 		return d.query(ctx, q.DataQuery)
 	}, maxConcurrentQueries)
