@@ -41,6 +41,7 @@ import (
 	"time"
 
 	"github.com/traceweave/traceweave/internal/safetext"
+	"github.com/traceweave/traceweave/internal/spans"
 	"github.com/traceweave/traceweave/pkg/kafka"
 	"github.com/traceweave/traceweave/pkg/loki"
 	"github.com/traceweave/traceweave/pkg/models"
@@ -187,7 +188,14 @@ func (e *AllFailedError) Unwrap() []error {
 // Run executes a request. It returns an error only when no source could be
 // asked or every asked source failed; otherwise failures are notices and
 // the result is partial.
+//
+// Run is one span, "traceweave.run", the parent of the upstreams' and the
+// merge's spans (docs/DESIGN.md, "Tracing").
 func (e *Engine) Run(ctx context.Context, req Request) (*Outcome, error) {
+	ctx = spans.WithRedactor(ctx, e.redact)
+	ctx, span := spans.Start(ctx, "traceweave.run", spans.TraceID.String(req.TraceID),
+		spans.Sources.StringSlice(req.Sources))
+	defer span.End()
 	out, err := e.run(ctx, req)
 	if out != nil {
 		for i := range out.Notices {
@@ -196,7 +204,12 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Outcome, error) {
 		for i := range out.Statuses {
 			out.Statuses[i].Err = e.redact.Error(out.Statuses[i].Err)
 		}
+		span.SetAttributes(spans.TraceFound.Bool(out.TraceFound))
+		if validWindow(out.WindowFrom, out.WindowTo) {
+			span.SetAttributes(spans.WindowStart.Int64(out.WindowFrom.UnixNano()), spans.WindowEnd.Int64(out.WindowTo.UnixNano()))
+		}
 	}
+	spans.Fail(ctx, span, err)
 	return out, e.redact.Error(err)
 }
 
@@ -249,7 +262,18 @@ func (e *Engine) run(ctx context.Context, req Request) (*Outcome, error) {
 				spec = e.startLogQueries(ctx, req.TraceID, want, from, to, early)
 			}
 		}
-		res, err := e.tempo.TraceByIDWithExtent(ctx, req.TraceID, tr, onExtent)
+		// Tempo's span ends when its answer is decoded; the log queries
+		// onExtent starts are the run's children, not Tempo's.
+		tctx, tspan := spans.Start(ctx, "traceweave.tempo", spans.TraceID.String(req.TraceID))
+		res, err := e.tempo.TraceByIDWithExtent(tctx, req.TraceID, tr, onExtent)
+		if err == nil {
+			tspan.SetAttributes(spans.TempoSpans.Int(len(res.Trace.Spans)), spans.TempoPartial.Bool(res.Partial))
+		}
+		tspan.SetAttributes(spans.TraceFound.Bool(err == nil && len(res.Trace.Spans) > 0))
+		if !errors.Is(err, tempo.ErrTraceNotFound) {
+			spans.Fail(tctx, tspan, err)
+		}
+		tspan.End()
 		st := SourceStatus{Source: models.SourceTempo}
 		switch {
 		case errors.Is(err, tempo.ErrTraceNotFound):
@@ -325,7 +349,10 @@ func (e *Engine) run(ctx context.Context, req Request) (*Outcome, error) {
 	if len(out.Statuses) > 0 && failed == len(out.Statuses) {
 		return nil, &AllFailedError{Statuses: out.Statuses}
 	}
+	_, mspan := spans.Start(ctx, "traceweave.merge")
 	out.Model = timeline.Merge(trace, logSets...)
+	mspan.SetAttributes(spans.MergeSpans.Int(len(out.Model.Spans)), spans.MergeLogs.Int(len(out.Model.Logs)))
+	mspan.End()
 	if out.Model.TraceID == "" {
 		out.Model.TraceID = req.TraceID
 	}

@@ -297,6 +297,7 @@ func (r *Reader) Read(ctx context.Context, traceID string, win Window) *Result {
 	for i, t := range r.cfg.Topics {
 		res.Topics[i].Topic, names[i] = t.Name, t.Name
 	}
+	defer traceTopics(ctx, res)()
 	if len(names) == 0 {
 		return res
 	}

@@ -496,7 +496,9 @@ func (c *Client) readInstant(ctx context.Context, query string, ts int64, limit 
 }
 
 // page makes one query_range request.
-func (c *Client) page(ctx context.Context, query string, start, end int64, limit int) ([]entry, error) {
+func (c *Client) page(ctx context.Context, query string, start, end int64, limit int) (got []entry, err error) {
+	ctx, span := startPageSpan(ctx, start, end, limit)
+	defer func() { endPageSpan(ctx, span, len(got), err) }()
 	q := url.Values{}
 	q.Set("query", query)
 	q.Set("start", strconv.FormatInt(start, 10))

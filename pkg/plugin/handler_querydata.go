@@ -10,8 +10,12 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/backend/log"
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 	"github.com/grafana/grafana-plugin-sdk-go/experimental/concurrent"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/traceweave/traceweave/internal/admission"
+	"github.com/traceweave/traceweave/internal/spans"
 	"github.com/traceweave/traceweave/pkg/engine"
 	"github.com/traceweave/traceweave/pkg/frames"
 	"github.com/traceweave/traceweave/pkg/models"
@@ -48,7 +52,20 @@ func (d *Datasource) QueryData(ctx context.Context, req *backend.QueryDataReques
 // query runs one RefID: validate before any upstream call, get the trace's
 // run (shared with the other panels of the dashboard, see pkg/sharedrun),
 // wait for room to build the answer, build the frames the query selects.
-func (d *Datasource) query(ctx context.Context, dq backend.DataQuery) backend.DataResponse {
+//
+// Each query is a span, "traceweave.query", whose traceweave.run attribute
+// says whether it started, joined or reused the trace's run
+// (docs/DESIGN.md, "Tracing").
+func (d *Datasource) query(ctx context.Context, dq backend.DataQuery) (resp backend.DataResponse) {
+	ctx, span := spans.Start(ctx, "traceweave.query", spans.RefID.String(dq.RefID), spans.QueryType.String(dq.QueryType))
+	defer func() {
+		if resp.Error != nil {
+			// The response's error is the engine's, already scrubbed.
+			span.SetStatus(codes.Error, resp.Error.Error())
+			span.AddEvent("exception", trace.WithAttributes(attribute.String("exception.message", resp.Error.Error())))
+		}
+		span.End()
+	}()
 	q, err := models.ParseQuery(dq.JSON, dq.QueryType)
 	if err != nil {
 		return backend.ErrDataResponseWithSource(backend.StatusBadRequest, backend.ErrorSourceDownstream, err.Error())
@@ -63,6 +80,9 @@ func (d *Datasource) query(ctx context.Context, dq backend.DataQuery) backend.Da
 		From:    dq.TimeRange.From,
 		To:      dq.TimeRange.To,
 	})
+	if res.Via != "" {
+		span.SetAttributes(spans.Run.String(res.Via))
+	}
 	if err != nil {
 		log.DefaultLogger.FromContext(ctx).Debug("query failed", "refId", dq.RefID, "error", err)
 		return errorResponse(err)
@@ -96,7 +116,7 @@ func (d *Datasource) query(ctx context.Context, dq backend.DataQuery) backend.Da
 			"waited %s for memory: other large answers were being built (the plugin's budget for answers is %d MB; see memory_limit in the README)",
 			ticket.Waited.Round(time.Millisecond), d.gate.Budget()>>20)})
 	}
-	return backend.DataResponse{Frames: buildFrames(m, q.Frames, opts, notices)}
+	return backend.DataResponse{Frames: buildFrames(ctx, m, q.Frames, opts, notices)}
 }
 
 // frameOptions are the instance's settings for building frames.
@@ -118,11 +138,18 @@ func (d *Datasource) frameOptions() frames.Options {
 // first frame, where Grafana shows them. The frames only read the model, so
 // they are built concurrently: at 100k logs each takes 50–200 ms
 // (BENCHMARKS.md).
-func buildFrames(m *timeline.Model, names []string, opts frames.Options, notices []engine.Notice) data.Frames {
+func buildFrames(ctx context.Context, m *timeline.Model, names []string, opts frames.Options, notices []engine.Notice) data.Frames {
 	fs := make(data.Frames, len(names))
 	var wg sync.WaitGroup
 	for i, name := range names {
-		wg.Go(func() { fs[i] = frames.Build(name, m, opts) })
+		wg.Go(func() {
+			_, span := spans.Start(ctx, "traceweave.frame", spans.Frame.String(name))
+			fs[i] = frames.Build(name, m, opts)
+			if fs[i] != nil {
+				span.SetAttributes(spans.FrameRows.Int(fs[i].Rows()))
+			}
+			span.End()
+		})
 	}
 	wg.Wait()
 	if len(notices) > 0 && len(fs) > 0 {
