@@ -58,6 +58,9 @@ func categorize(err error) error {
 		return ErrBroker
 	case errors.Is(err, kgo.ErrClientClosed):
 		return ErrUnreachable
+	case errors.As(err, new(*TLSError)):
+		// The broker could not be talked to; the TLSError says why.
+		return ErrUnreachable
 	case errors.As(err, &netErr):
 		return ErrUnreachable
 	}
