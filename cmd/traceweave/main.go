@@ -47,6 +47,8 @@ const usage = `usage:
   traceweave timeline [flags] <traceID>   print the trace's spans with their logs interleaved
   traceweave check [flags]                check every configured source
 
+--verbose prints the engine's debug log lines on stderr (otherwise only the CLI's own messages).
+
 configuration (later wins): --datasource FILE --name NAME (a Grafana provisioning file),
 TRACEWEAVE_* environment variables, flags. Secrets only from the provisioning file
 (with $VAR expansion), --secrets-file, or TRACEWEAVE_{TEMPO,LOKI}_PASSWORD,
@@ -71,6 +73,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	fs.StringVar(&src.brokers, "kafka-brokers", "", "comma-separated Kafka brokers host:port (env TRACEWEAVE_KAFKA_BROKERS)")
 	fs.StringVar(&src.topics, "kafka-topics", "", "comma-separated topics name[:encoding[:keyed[:hasher]]] (env TRACEWEAVE_KAFKA_TOPICS)")
 	timeout := fs.Duration("timeout", 60*time.Second, "give up after this long")
+	verbose := fs.Bool("verbose", false, "print the engine's debug log lines on stderr")
 	var (
 		sources  *string
 		spanID   *string
@@ -93,6 +96,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	if err := fs.Parse(args); err != nil {
 		return exitBadInput
 	}
+	setupLogging(*verbose, stderr)
 	cfg, err := loadConfig(src, getenv)
 	if err != nil {
 		fmt.Fprintf(stderr, "traceweave: %v\n", err)

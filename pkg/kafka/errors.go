@@ -36,6 +36,11 @@ var (
 	ErrBroker = errors.New("broker error")
 )
 
+// AuthenticationHint is what a rejected SASL login tells the user to fix,
+// in the query's error, its notices and the health check alike. It names
+// the settings, never their values.
+const AuthenticationHint = "Kafka rejected the SASL login: check kafka.sasl.username, the kafkaPassword secret and kafka.sasl.mechanism"
+
 // categorize maps an error from kgo, kerr or the network to one of the named
 // categories. Context errors are returned as they are: a canceled search is
 // not an upstream fault.
@@ -57,6 +62,9 @@ func categorize(err error) error {
 	case errors.As(err, &kErr):
 		return ErrBroker
 	case errors.Is(err, kgo.ErrClientClosed):
+		return ErrUnreachable
+	case errors.As(err, new(*TLSError)):
+		// The broker could not be talked to; the TLSError says why.
 		return ErrUnreachable
 	case errors.As(err, &netErr):
 		return ErrUnreachable
@@ -90,7 +98,7 @@ func (e *TopicError) Error() string {
 	case errors.Is(e.Kind, ErrAuthorization):
 		what = "not authorized to read it (grant Read and Describe on the topic)"
 	case errors.Is(e.Kind, ErrAuthentication):
-		what = "the brokers rejected the SASL credentials (check kafka.sasl and the kafka password)"
+		what = AuthenticationHint
 	case errors.Is(e.Kind, ErrUnreachable):
 		what = "no broker reachable"
 	case errors.Is(e.Kind, context.Canceled):

@@ -84,7 +84,9 @@ func (r *Reader) CheckHealth(ctx context.Context) (*Health, error) {
 	if err != nil {
 		err = r.explain(err)
 		kind := categorize(err)
-		if kind != err {
+		if errors.Is(kind, ErrAuthentication) {
+			err = fmt.Errorf("kafka brokers %s: %w: %s: %w", strings.Join(r.cfg.Brokers, ","), kind, AuthenticationHint, err)
+		} else if kind != err {
 			err = fmt.Errorf("kafka brokers %s: %w: %w", strings.Join(r.cfg.Brokers, ","), kind, err)
 		} else {
 			err = fmt.Errorf("kafka brokers %s: %w", strings.Join(r.cfg.Brokers, ","), err)

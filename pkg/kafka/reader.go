@@ -16,6 +16,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -204,8 +205,13 @@ func New(cfg models.KafkaSettings, opts ...Option) (*Reader, error) {
 		return nil, fmt.Errorf("%w: kafka.sasl.mechanism: %q is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512", models.ErrInvalidSettings, cfg.SASL.Mechanism)
 	}
 	if cfg.TLS.Enabled {
+		roots, err := cfg.TLS.CertPool()
+		if err != nil {
+			return nil, fmt.Errorf("%w: secureJsonData.kafkaTLSCACert: %v", models.ErrInvalidSettings, err)
+		}
 		kopts = append(kopts, kgo.DialTLSConfig(&tls.Config{
 			MinVersion:         tls.VersionTLS12,
+			RootCAs:            roots,                      // nil: the system's roots
 			InsecureSkipVerify: cfg.TLS.InsecureSkipVerify, //nolint:gosec // opt-in for self-signed test brokers
 		}))
 	}
@@ -235,13 +241,62 @@ func (h saslHook) OnBrokerE2E(_ kgo.BrokerMetadata, key int16, e2e kgo.BrokerE2E
 // authentication failure it is, so the user is told to check credentials
 // rather than the network.
 func (r *Reader) explain(err error) error {
-	if err == nil || !r.saslFailing.Load() {
+	if err == nil {
+		return err
+	}
+	if te := explainTLS(err); te != nil {
+		return te
+	}
+	if !r.saslFailing.Load() {
 		return err
 	}
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
 		return fmt.Errorf("%w: the brokers closed the connection during SASL authentication (%w)", kerr.SaslAuthenticationFailed, err)
 	}
 	return err
+}
+
+// TLSError is a failed TLS handshake with a broker. Its message says it is
+// TLS, what is wrong with the certificate and which setting fixes it, so a
+// user with a private CA is not sent to check the network.
+type TLSError struct {
+	// Hint names the setting to change.
+	Hint  string
+	Cause error
+}
+
+// Error says the handshake failed, why and what to change.
+func (e *TLSError) Error() string {
+	return "TLS handshake with the broker failed: " + e.Cause.Error() + " (" + e.Hint + ")"
+}
+
+// Unwrap exposes the cause (a *tls.CertificateVerificationError, an x509 error, …).
+func (e *TLSError) Unwrap() error { return e.Cause }
+
+// explainTLS is a *TLSError when err is a failed TLS handshake, nil otherwise.
+func explainTLS(err error) error {
+	var (
+		verify    *tls.CertificateVerificationError
+		unknownCA x509.UnknownAuthorityError
+		hostname  x509.HostnameError
+		invalid   x509.CertificateInvalidError
+		header    tls.RecordHeaderError
+		alert     tls.AlertError
+	)
+	const caHint = "set secureJsonData.kafkaTLSCACert to the PEM of the CA that signed the brokers' certificates, or kafka.tls.insecureSkipVerify for test brokers only"
+	switch {
+	case errors.As(err, &unknownCA):
+		return &TLSError{Hint: "the broker's certificate is not signed by a trusted CA: " + caHint, Cause: err}
+	case errors.As(err, &hostname):
+		return &TLSError{Hint: "the broker's certificate is not for the address in kafka.brokers: use the name the certificate is for", Cause: err}
+	case errors.As(err, &invalid), errors.As(err, &verify):
+		return &TLSError{Hint: "the broker's certificate was rejected: " + caHint, Cause: err}
+	case errors.As(err, &header):
+		return &TLSError{Hint: "the broker did not answer TLS: turn kafka.tls.enabled off or use the brokers' TLS listener", Cause: err}
+	case errors.As(err, &alert):
+		return &TLSError{Hint: "the broker refused the TLS handshake: check the TLS version and whether it requires a client certificate", Cause: err}
+	}
+	return nil
 }
 
 // Close closes the client and its broker connections.

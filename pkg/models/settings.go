@@ -6,7 +6,9 @@
 package models
 
 import (
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"regexp"
@@ -52,6 +54,7 @@ const (
 	secureLokiPassword         = "lokiPassword"
 	secureLokiBearerToken      = "lokiBearerToken"
 	secureKafkaPassword        = "kafkaPassword"
+	secureKafkaTLSCACert       = "kafkaTLSCACert"
 	maxKafkaTopicNameLength    = 249
 )
 
@@ -146,6 +149,44 @@ type KafkaSASL struct {
 type KafkaTLS struct {
 	Enabled            bool `json:"enabled"`
 	InsecureSkipVerify bool `json:"insecureSkipVerify"`
+	// CACert is the PEM of the CA (or CAs) that signed the brokers'
+	// certificates, for a private CA; empty trusts the system's roots. It
+	// comes from secureJsonData.kafkaTLSCACert, where Grafana's own
+	// datasources keep their tlsCACert, and is used only with Enabled.
+	CACert string `json:"-"`
+}
+
+// CertPool is the pool of CACert's certificates, nil when CACert is empty
+// (the system's roots). It fails when CACert holds no PEM certificate or a
+// PEM block that does not parse, so a pasted key or a truncated file is
+// reported at settings load, not as an untrusted broker later.
+func (t KafkaTLS) CertPool() (*x509.CertPool, error) {
+	if strings.TrimSpace(t.CACert) == "" {
+		return nil, nil
+	}
+	pool := x509.NewCertPool()
+	rest := []byte(t.CACert)
+	n := 0
+	for {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			return nil, fmt.Errorf("holds a PEM %q block; only CERTIFICATE blocks (the CA's certificate, never a key) belong here", block.Type)
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("certificate %d does not parse: %v", n+1, err)
+		}
+		pool.AddCert(cert)
+		n++
+	}
+	if n == 0 {
+		return nil, errors.New("is not a PEM certificate (expected -----BEGIN CERTIFICATE-----)")
+	}
+	return pool, nil
 }
 
 // KafkaSettings configures the Kafka archive source.
@@ -362,6 +403,7 @@ func LoadSettings(jsonData []byte, secure map[string]string) (*Settings, error) 
 	s.Loki.Password = secure[secureLokiPassword]
 	s.Loki.BearerToken = secure[secureLokiBearerToken]
 	s.Kafka.SASL.Password = secure[secureKafkaPassword]
+	s.Kafka.TLS.CACert = secure[secureKafkaTLSCACert]
 	s.applyDefaults()
 	if err := s.Validate(); err != nil {
 		return nil, err
@@ -592,6 +634,9 @@ func (s *Settings) Validate() error {
 		}
 	default:
 		bad("kafka.sasl.mechanism", "%q is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512", clip(s.Kafka.SASL.Mechanism))
+	}
+	if _, err := s.Kafka.TLS.CertPool(); err != nil {
+		bad("secureJsonData."+secureKafkaTLSCACert, "%v", err)
 	}
 	if s.Kafka.MaxRecords < 0 {
 		bad("kafka.maxRecords", "must be positive")

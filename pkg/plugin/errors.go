@@ -9,6 +9,7 @@ import (
 
 	"github.com/traceweave/traceweave/internal/upstream"
 	"github.com/traceweave/traceweave/pkg/engine"
+	"github.com/traceweave/traceweave/pkg/kafka"
 	"github.com/traceweave/traceweave/pkg/tempo"
 )
 
@@ -36,6 +37,11 @@ func errorResponse(err error) backend.DataResponse {
 		status, source = backend.StatusNotFound, backend.ErrorSourceDownstream
 	case errors.As(err, &upErr):
 		status, source = upErr.ResponseStatus(), upErr.ErrorSource()
+		if upErr.Upstream == upstream.Kafka && errors.Is(upErr, kafka.ErrAuthentication) {
+			// The brokers answered and refused the login: the datasource's
+			// credentials need fixing, which 401 says (docs/DESIGN.md, "Errors").
+			status, source = backend.StatusUnauthorized, backend.ErrorSourceDownstream
+		}
 	case errors.As(err, &netErr), backend.IsDownstreamHTTPError(err):
 		status, source = backend.StatusBadGateway, backend.ErrorSourceDownstream
 	}

@@ -239,7 +239,7 @@ func kafkaCases() []faultCase {
 		},
 		{
 			source: "Kafka (all topics)", sourceRE: kafkaRE, fault: "authentication failure (wrong SASL password)",
-			reasonRE: regexp.MustCompile(`rejected the SASL credentials`),
+			reasonRE: regexp.MustCompile(`rejected the SASL login`),
 			setup: func(t *testing.T, alone bool) (harness.Settings, []string) {
 				c := saslCluster(t)
 				return kafkaSettings(t, alone, c.ListenAddrs(), sasl(kafkaUser), map[string]string{"kafkaPassword": "not-" + kafkaPassword})
