@@ -47,13 +47,24 @@ type Datasource struct {
 // NewDatasource is the instance factory Grafana calls with the saved settings.
 // Invalid settings do not fail the factory: the instance reports them on
 // every call, so the user sees which field to fix on the config page.
-func NewDatasource(_ context.Context, s backend.DataSourceInstanceSettings) (instancemgmt.Instance, error) {
+//
+// The Tempo and Loki clients start from what Grafana configures for every
+// datasource (s.HTTPClientOptions: the secure socks proxy when Grafana
+// enables it); upstream.ClientOptionsFrom says which of those options apply.
+func NewDatasource(ctx context.Context, s backend.DataSourceInstanceSettings) (instancemgmt.Instance, error) {
 	d := &Datasource{uid: s.UID, name: s.Name, gate: admission.Process()}
 	cfg, err := models.LoadSettings(s.JSONData, s.DecryptedSecureJSONData)
 	if err != nil {
 		d.settingsErr = err
+		return d, nil
+	}
+	base, err := s.HTTPClientOptions(ctx)
+	if err != nil {
+		// The SDK's errors come from Grafana's proxy configuration or
+		// jsonData's top-level keys; neither carries a secret value.
+		d.settingsErr = fmt.Errorf("%w: Grafana's HTTP client options (secure socks proxy): %w", models.ErrInvalidSettings, err)
 	} else {
-		eng, err := engine.New(cfg)
+		eng, err := engine.NewFrom(base, cfg)
 		if err != nil {
 			d.settingsErr = fmt.Errorf("%w: %w", models.ErrInvalidSettings, err)
 		} else {
