@@ -10,6 +10,7 @@ import (
 	"fmt"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
+	"github.com/grafana/grafana-plugin-sdk-go/backend/httpclient"
 	"github.com/grafana/grafana-plugin-sdk-go/backend/instancemgmt"
 
 	"github.com/traceweave/traceweave/internal/admission"
@@ -58,7 +59,7 @@ func NewDatasource(ctx context.Context, s backend.DataSourceInstanceSettings) (i
 		d.settingsErr = err
 		return d, nil
 	}
-	base, err := s.HTTPClientOptions(ctx)
+	base, err := grafanaHTTPOptions(ctx, s)
 	if err != nil {
 		// The SDK's errors come from Grafana's proxy configuration or
 		// jsonData's top-level keys; neither carries a secret value.
@@ -73,6 +74,19 @@ func NewDatasource(ctx context.Context, s backend.DataSourceInstanceSettings) (i
 		}
 	}
 	return d, nil
+}
+
+// grafanaHTTPOptions is s.HTTPClientOptions, with a panic turned into an
+// error: the SDK (v0.298.0, parseHTTPSettings) asserts that jsonData's
+// top-level "url" and "access" are strings, and a provisioned file with a
+// number there must give a settings error, not crash the plugin.
+func grafanaHTTPOptions(ctx context.Context, s backend.DataSourceInstanceSettings) (opts httpclient.Options, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			opts, err = httpclient.Options{}, fmt.Errorf("reading jsonData's top-level keys: %v", r)
+		}
+	}()
+	return s.HTTPClientOptions(ctx)
 }
 
 // Dispose closes the upstream clients (the Kafka client holds connections)

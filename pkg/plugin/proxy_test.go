@@ -88,3 +88,19 @@ func TestSecureSocksProxyFromGrafana(t *testing.T) {
 	assert.Equal(t, before, proxyConns.Load(), "without the opt-in the proxy is not used")
 	assert.NotZero(t, direct.Load())
 }
+
+// TestGrafanaOptionsOddJSONData: a top-level "url" that is not a string
+// (the SDK asserts it is one) is a settings error on every call, not a
+// crash of the instance factory.
+func TestGrafanaOptionsOddJSONData(t *testing.T) {
+	inst, err := NewDatasource(context.Background(), backend.DataSourceInstanceSettings{
+		JSONData: []byte(`{"url": 3200, "tempo": {"url": "http://tempo:3200"}}`)})
+	require.NoError(t, err)
+	d := inst.(*Datasource)
+	t.Cleanup(d.Dispose)
+	require.Error(t, d.settingsErr)
+	res, err := d.CheckHealth(context.Background(), &backend.CheckHealthRequest{})
+	require.NoError(t, err)
+	assert.Equal(t, backend.HealthStatusError, res.Status)
+	assert.Contains(t, res.Message, "top-level")
+}
