@@ -403,4 +403,84 @@ describe('ConfigEditor', () => {
     await user.type(first.getByLabelText('Tier'), 'x'.repeat(65));
     expect(first.getByText('A tier name is at most 64 characters')).toBeInTheDocument();
   });
+
+  it('stores custom headers with secret values, flags bad names, and shifts values on removal', async () => {
+    const { user, region, last } = setup({ jsonData: { tempo: { url: 'http://tempo:3200' } } });
+    const tempo = region('Tempo');
+    await user.click(tempo.getByRole('button', { name: 'Add header' }));
+    await user.click(tempo.getByRole('button', { name: 'Add header' }));
+    const first = within(tempo.getByRole('group', { name: 'Header #1' }));
+    await user.type(first.getByLabelText('Header name'), 'X-Proxy-Key');
+    expect(tempo.getByText('Enter the header value')).toBeInTheDocument();
+    await user.type(within(tempo.getByRole('group', { name: 'Header X-Proxy-Key' })).getByLabelText('Value'), 'k1');
+    const second = within(tempo.getByRole('group', { name: 'Header #2' }));
+    await user.type(second.getByLabelText('Header name'), 'X Org');
+    expect(tempo.getByText(/"X Org" is not a header name/)).toBeInTheDocument();
+    const org = within(tempo.getByRole('group', { name: 'Header X Org' }));
+    await user.clear(org.getByLabelText('Header name'));
+    await user.type(org.getByLabelText('Header name'), 'Authorization');
+    await user.type(within(tempo.getByRole('group', { name: 'Header Authorization' })).getByLabelText('Value'), 'v2');
+    await user.type(tempo.getByLabelText('Bearer token'), 'tok');
+    expect(tempo.getByText(/Authorization would override the bearer token/)).toBeInTheDocument();
+
+    expect(last().jsonData.tempo?.headers).toEqual([{ name: 'X-Proxy-Key' }, { name: 'Authorization' }]);
+    expect(last().secureJsonData).toEqual({ tempoHeader1: 'k1', tempoHeader2: 'v2', tempoBearerToken: 'tok' });
+
+    await user.click(tempo.getByRole('button', { name: 'Remove header X-Proxy-Key' }));
+    expect(last().jsonData.tempo?.headers).toEqual([{ name: 'Authorization' }]);
+    expect(last().secureJsonData).toMatchObject({ tempoHeader1: 'v2', tempoHeader2: '' });
+    expect(last().secureJsonFields).toMatchObject({ tempoHeader2: false });
+  });
+
+  it('asks a stored header value again when an earlier header is removed', async () => {
+    const { user, region, last } = setup({
+      jsonData: { loki: { url: 'http://loki:3100', headers: [{ name: 'X-A' }, { name: 'X-B' }] } },
+      secureJsonFields: { lokiHeader1: true, lokiHeader2: true },
+    });
+    const loki = region('Loki');
+    expect(loki.queryByText('Enter the header value')).not.toBeInTheDocument();
+    await user.click(loki.getByRole('button', { name: 'Remove header X-A' }));
+    expect(last().jsonData.loki?.headers).toEqual([{ name: 'X-B' }]);
+    expect(last().secureJsonFields).toMatchObject({ lokiHeader1: false, lokiHeader2: false });
+    expect(loki.getByText('Enter the header value')).toBeInTheDocument();
+  });
+
+  it('configures a custom CA and a client certificate, checking the PEMs', async () => {
+    const { user, region, last } = setup({ jsonData: { loki: { url: 'https://loki:3100' } } });
+    const loki = region('Loki');
+    await user.click(loki.getByLabelText('With CA certificate'));
+    expect(loki.getByText('Paste the CA certificate (PEM)')).toBeInTheDocument();
+    await user.click(loki.getByLabelText('CA certificate'));
+    await user.paste('not a pem');
+    expect(loki.getByText(/Not a PEM certificate/)).toBeInTheDocument();
+    await user.clear(loki.getByLabelText('CA certificate'));
+    await user.paste('-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+    expect(loki.queryByText(/Not a PEM certificate/)).not.toBeInTheDocument();
+
+    await user.click(loki.getByLabelText('TLS client auth'));
+    expect(loki.getByText('Paste the client certificate (PEM)')).toBeInTheDocument();
+    expect(loki.getByText('Paste the client key (PEM)')).toBeInTheDocument();
+    await user.click(loki.getByLabelText('Client certificate'));
+    await user.paste('-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----\n');
+    await user.click(loki.getByLabelText('Client key'));
+    await user.paste('-----BEGIN CERTIFICATE-----\n');
+    expect(loki.getByText(/Not a PEM private key/)).toBeInTheDocument();
+    await user.clear(loki.getByLabelText('Client key'));
+    await user.paste('-----BEGIN EC PRIVATE KEY-----\nMHc\n-----END EC PRIVATE KEY-----\n');
+    await user.click(loki.getByLabelText('TLS server name'));
+    await user.paste('loki.internal');
+
+    expect(screen.queryByRole('alert')).not.toBeInTheDocument();
+    expect(last().jsonData.loki).toEqual({
+      url: 'https://loki:3100',
+      tlsAuthWithCACert: true,
+      tlsAuth: true,
+      tlsServerName: 'loki.internal',
+    });
+    expect(last().secureJsonData).toEqual({
+      lokiTLSCACert: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n',
+      lokiTLSClientCert: '-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----\n',
+      lokiTLSClientKey: '-----BEGIN EC PRIVATE KEY-----\nMHc\n-----END EC PRIVATE KEY-----\n',
+    });
+  });
 });
