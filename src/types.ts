@@ -156,6 +156,8 @@ export interface TraceViewOptions {
 
 /** Options is the datasource jsonData (docs/DESIGN.md, "Settings"). */
 export interface Options extends DataSourceJsonData {
+  /** Grafana's secure socks proxy toggle (private datasource connect), for Tempo and Loki. */
+  enableSecureSocksProxy?: boolean;
   tempo?: TempoOptions;
   loki?: LokiOptions;
   kafka?: KafkaOptions;

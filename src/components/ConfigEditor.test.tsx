@@ -1,5 +1,6 @@
 import React, { useState } from 'react';
 import { DataSourceSettings } from '@grafana/data';
+import { config } from '@grafana/runtime';
 import { render, screen, within } from '@testing-library/react';
 import userEvent, { PointerEventsCheckLevel } from '@testing-library/user-event';
 
@@ -81,10 +82,10 @@ function setup(initial: Partial<Settings> = {}) {
     );
   }
   const user = userEvent.setup({ delay: null, pointerEventsCheck: PointerEventsCheckLevel.Never });
-  render(<Harness />);
+  const { unmount } = render(<Harness />);
   const last = (): Settings => onOptionsChange.mock.calls[onOptionsChange.mock.calls.length - 1][0];
   const region = (name: string) => within(screen.getByRole('region', { name: `${name} settings` }));
-  return { user, last, region, onOptionsChange };
+  return { user, last, region, onOptionsChange, unmount };
 }
 
 describe('ConfigEditor', () => {
@@ -482,5 +483,25 @@ describe('ConfigEditor', () => {
       lokiTLSClientCert: '-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----\n',
       lokiTLSClientKey: '-----BEGIN EC PRIVATE KEY-----\nMHc\n-----END EC PRIVATE KEY-----\n',
     });
+  });
+
+  it("offers Grafana's secure socks proxy toggle only when Grafana runs the proxy", async () => {
+    const before = config.secureSocksDSProxyEnabled;
+    try {
+      config.secureSocksDSProxyEnabled = false;
+      const off = setup();
+      expect(screen.queryByText('Secure Socks Proxy')).not.toBeInTheDocument();
+      off.unmount();
+
+      config.secureSocksDSProxyEnabled = true;
+      const { user, last } = setup();
+      const heading = screen.getByText('Secure Socks Proxy');
+      const section = heading.closest('div');
+      expect(section).not.toBeNull();
+      await user.click(within(section!).getByRole('switch'));
+      expect(last().jsonData.enableSecureSocksProxy).toBe(true);
+    } finally {
+      config.secureSocksDSProxyEnabled = before;
+    }
   });
 });
