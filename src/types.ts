@@ -50,6 +50,19 @@ export interface HTTPUpstreamOptions {
   datasourceUid?: string;
   /** Go duration string, e.g. "30s". */
   timeout?: string;
+  /** Custom headers; the value of the N-th (from 1) is secureJsonData `<upstream>Header<N>`. */
+  headers?: HTTPHeader[];
+  /** Verify the upstream's certificate against secureJsonData `<upstream>TLSCACert` (PEM). */
+  tlsAuthWithCACert?: boolean;
+  /** Present secureJsonData `<upstream>TLSClientCert` / `<upstream>TLSClientKey` (PEM). */
+  tlsAuth?: boolean;
+  /** Name the upstream's certificate is checked against instead of the URL's host. */
+  tlsServerName?: string;
+}
+
+/** HTTPHeader is one custom header's name; its value is a secret. */
+export interface HTTPHeader {
+  name: string;
 }
 
 export interface TempoOptions extends HTTPUpstreamOptions {
@@ -143,6 +156,8 @@ export interface TraceViewOptions {
 
 /** Options is the datasource jsonData (docs/DESIGN.md, "Settings"). */
 export interface Options extends DataSourceJsonData {
+  /** Grafana's secure socks proxy toggle (private datasource connect), for Tempo and Loki. */
+  enableSecureSocksProxy?: boolean;
   tempo?: TempoOptions;
   loki?: LokiOptions;
   kafka?: KafkaOptions;
@@ -159,6 +174,14 @@ export interface SecureJsonData {
   lokiPassword?: string;
   lokiBearerToken?: string;
   kafkaPassword?: string;
+  tempoTLSCACert?: string;
+  tempoTLSClientCert?: string;
+  tempoTLSClientKey?: string;
+  lokiTLSCACert?: string;
+  lokiTLSClientCert?: string;
+  lokiTLSClientKey?: string;
+  [header: `tempoHeader${number}`]: string | undefined;
+  [header: `lokiHeader${number}`]: string | undefined;
 }
 
 export type SecureKey = keyof SecureJsonData;

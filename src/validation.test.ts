@@ -2,6 +2,8 @@ import {
   validateBroker,
   validateDuration,
   validateGoRegex,
+  validateHeaderNames,
+  validatePem,
   validateMinInt,
   validatePositiveInt,
   validateSelector,
@@ -155,5 +157,35 @@ describe('tier rules', () => {
     expect(got[2]).toEqual({});
     expect(got[3].order).toMatch(/Rule 1 gives tier "db" order 1/);
     expect(got[3].color).toMatch(/Rule 1 gives tier "db" colour red/);
+  });
+});
+
+describe('validateHeaderNames', () => {
+  const none = { basicAuth: false, bearerToken: false, tenant: false };
+  it('accepts tokens, each once, and refuses what would override auth or tenant', () => {
+    expect(validateHeaderNames(['X-Proxy-Key', 'x_org'], none)).toEqual([undefined, undefined]);
+    const got = validateHeaderNames(['', 'X Key', 'a:b', 'X-A', 'x-a'], none);
+    expect(got[0]).toBe('Enter a header name');
+    expect(got[1]).toMatch(/is not a header name/);
+    expect(got[2]).toMatch(/is not a header name/);
+    expect(got[3]).toBeUndefined();
+    expect(got[4]).toBe('Header "x-a" is listed twice');
+    expect(validateHeaderNames(['authorization'], { ...none, basicAuth: true })[0]).toMatch(/override basic auth/);
+    expect(validateHeaderNames(['Authorization'], { ...none, bearerToken: true })[0]).toMatch(
+      /override the bearer token/
+    );
+    expect(validateHeaderNames(['Authorization', 'X-Scope-OrgID'], none)).toEqual([undefined, undefined]);
+    expect(validateHeaderNames(['x-scope-orgid'], { ...none, tenant: true })[0]).toMatch(/override the tenant/);
+  });
+});
+
+describe('validatePem', () => {
+  it('wants the block type the backend parses', () => {
+    expect(validatePem('', 'certificate')).toBeUndefined();
+    expect(validatePem(' -----BEGIN CERTIFICATE-----\n', 'certificate')).toBeUndefined();
+    expect(validatePem('MIIB', 'certificate')).toMatch(/Not a PEM certificate/);
+    expect(validatePem('-----BEGIN PRIVATE KEY-----', 'key')).toBeUndefined();
+    expect(validatePem('-----BEGIN RSA PRIVATE KEY-----', 'key')).toBeUndefined();
+    expect(validatePem('-----BEGIN CERTIFICATE-----', 'key')).toMatch(/Not a PEM private key/);
   });
 });

@@ -242,3 +242,63 @@ export function tierConflicts(rules: readonly TierRule[]): TierConflict[] {
     return out;
   });
 }
+
+const HEADER_NAME_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/** HeaderContext is what a custom header's name may not override. */
+export interface HeaderContext {
+  basicAuth: boolean;
+  bearerToken: boolean;
+  tenant: boolean;
+}
+
+/**
+ * validateHeaderNames checks custom header names as Settings.Validate does: an RFC 7230 token, each
+ * once (case-insensitive), not Authorization with basic auth or a bearer token, not X-Scope-OrgID
+ * with a tenant. It returns one message (or undefined) per header.
+ */
+export function validateHeaderNames(names: string[], ctx: HeaderContext): Array<string | undefined> {
+  const seen = new Set<string>();
+  return names.map((raw) => {
+    const name = raw.trim();
+    const lower = name.toLowerCase();
+    if (name === '') {
+      return 'Enter a header name';
+    }
+    if (!HEADER_NAME_RE.test(name)) {
+      return `"${name}" is not a header name: letters, digits and !#$%&'*+-.^_\`|~ only`;
+    }
+    if (seen.has(lower)) {
+      return `Header "${name}" is listed twice`;
+    }
+    seen.add(lower);
+    if (lower === 'authorization' && ctx.basicAuth) {
+      return 'Authorization would override basic auth: remove the header or the basic auth user';
+    }
+    if (lower === 'authorization' && ctx.bearerToken) {
+      return 'Authorization would override the bearer token: remove the header or the token';
+    }
+    if (lower === 'x-scope-orgid' && ctx.tenant) {
+      return 'X-Scope-OrgID would override the tenant: remove the header or the tenant';
+    }
+    return undefined;
+  });
+}
+
+/**
+ * validatePem checks a PEM the user typed (empty: nothing typed, valid) for the block type the
+ * backend expects; the backend parses it and has the final word.
+ */
+export function validatePem(raw: string | undefined, kind: 'certificate' | 'key'): string | undefined {
+  const s = (raw ?? '').trim();
+  if (s === '') {
+    return undefined;
+  }
+  if (kind === 'certificate' && !s.startsWith('-----BEGIN CERTIFICATE-----')) {
+    return 'Not a PEM certificate: paste the text from -----BEGIN CERTIFICATE----- to -----END CERTIFICATE-----';
+  }
+  if (kind === 'key' && !/^-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(s)) {
+    return 'Not a PEM private key: paste the text from -----BEGIN … PRIVATE KEY----- to its END line';
+  }
+  return undefined;
+}

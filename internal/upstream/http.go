@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"context"
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -16,21 +17,51 @@ import (
 // or Tempo answer cannot exhaust the plugin's memory.
 const MaxResponseBytes = 512 << 20
 
-// ClientOptions builds the SDK httpclient options for an HTTP upstream:
-// timeout, basic auth or bearer token, tenant header, and the SDK's default
-// middlewares (tracing, metrics, error source) with a response size limit.
-// Every request to Tempo and Loki goes through a client built from these.
+// ClientOptions builds the SDK httpclient options for an HTTP upstream
+// configured outside Grafana (the CLI, tests): ClientOptionsFrom with no
+// base.
 func ClientOptions(h models.HTTPUpstream) httpclient.Options {
+	return ClientOptionsFrom(httpclient.Options{}, h)
+}
+
+// ClientOptionsFrom builds the SDK httpclient options for an HTTP upstream:
+// timeout, custom headers, basic auth or bearer token, tenant header, TLS
+// (custom CA, client certificate, server name, insecureSkipVerify), and the
+// SDK's default middlewares (tracing, metrics, error source) with a response
+// size limit. Every request to Tempo and Loki goes through a client built
+// from these.
+//
+// base is what Grafana configures for every datasource
+// (backend.DataSourceInstanceSettings.HTTPClientOptions). Of it, the fields
+// that are Grafana's own policy apply to both upstreams: the secure socks
+// proxy (private datasource connect), the TLS version bounds (Grafana's
+// forced TLS 1.3), header forwarding and the metric labels. The fields the
+// SDK reads from Grafana's single-upstream jsonData keys (timeout, basic
+// auth, TLS certificates, httpHeaderName<N>, SigV4) do not: this datasource
+// has two upstreams, configured apart under tempo.* and loki.*
+// (docs/DESIGN.md, "Settings"), and the per-upstream settings replace them.
+// base.CustomOptions, which carries the whole decrypted secureJsonData, is
+// dropped so no middleware can reach a secret through it.
+func ClientOptionsFrom(base httpclient.Options, h models.HTTPUpstream) httpclient.Options {
 	timeouts := httpclient.DefaultTimeoutOptions
 	if h.Timeout > 0 {
 		timeouts.Timeout = time.Duration(h.Timeout)
 	}
 	opts := httpclient.Options{
-		Timeouts: &timeouts,
-		Header:   http.Header{},
+		Timeouts:           &timeouts,
+		Header:             http.Header{},
+		ProxyOptions:       base.ProxyOptions,
+		ForwardHTTPHeaders: base.ForwardHTTPHeaders,
+		Labels:             maps.Clone(base.Labels),
 		Middlewares: append(withoutResponseLimit(httpclient.DefaultMiddlewares()),
 			httpclient.ResponseLimitMiddleware(MaxResponseBytes)),
 	}
+	for _, hd := range h.Headers {
+		opts.Header.Set(hd.Name, hd.Value)
+	}
+	// Auth and tenant are set after the custom headers: settings validation
+	// refuses a header that would override them, and should one come
+	// through unvalidated settings, the dedicated setting wins.
 	if h.BasicAuthUser != "" {
 		opts.BasicAuth = &httpclient.BasicAuthOptions{User: h.BasicAuthUser, Password: h.Password}
 	} else if h.BearerToken != "" {
@@ -39,8 +70,18 @@ func ClientOptions(h models.HTTPUpstream) httpclient.Options {
 	if h.Tenant != "" {
 		opts.Header.Set("X-Scope-OrgID", h.Tenant)
 	}
-	if h.InsecureSkipVerify {
-		opts.TLS = &httpclient.TLSOptions{InsecureSkipVerify: true}
+	tlsOpts := httpclient.TLSOptions{InsecureSkipVerify: h.InsecureSkipVerify, ServerName: h.TLSServerName}
+	if base.TLS != nil {
+		tlsOpts.MinVersion, tlsOpts.MaxVersion = base.TLS.MinVersion, base.TLS.MaxVersion
+	}
+	if h.TLSAuthWithCACert {
+		tlsOpts.CACertificate = h.TLSCACert
+	}
+	if h.TLSAuth {
+		tlsOpts.ClientCertificate, tlsOpts.ClientKey = h.TLSClientCert, h.TLSClientKey
+	}
+	if tlsOpts != (httpclient.TLSOptions{}) {
+		opts.TLS = &tlsOpts
 	}
 	return opts
 }

@@ -1,11 +1,16 @@
 package upstream
 
 import (
+	"context"
+	"crypto/tls"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+	"github.com/grafana/grafana-plugin-sdk-go/backend/httpclient"
+	"github.com/grafana/grafana-plugin-sdk-go/backend/proxy"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -48,4 +53,64 @@ func TestRetryAfter(t *testing.T) {
 	}
 	_, ok := RetryAfter(http.Header{}, now)
 	assert.False(t, ok)
+}
+
+// TestClientOptionsFromGrafanaBase: what HTTPClientOptions gives for the
+// whole datasource is the base: its proxy, TLS version bounds, header
+// forwarding and labels survive; its single-upstream settings (timeout,
+// basic auth, headers, TLS certificates) and the secureJsonData it carries
+// in CustomOptions do not, the upstream's own settings replace them.
+func TestClientOptionsFromGrafanaBase(t *testing.T) {
+	ds := backend.DataSourceInstanceSettings{UID: "uid-1", Name: "tw", Type: "traceweave-timeline-datasource",
+		BasicAuthEnabled: true, BasicAuthUser: "grafana-user",
+		JSONData:                []byte(`{"timeout": 7, "httpHeaderName1": "X-Grafana-Wide", "tlsAuthWithCACert": true, "tlsSkipVerify": true}`),
+		DecryptedSecureJSONData: map[string]string{"basicAuthPassword": "gpw", "httpHeaderValue1": "wide", "tlsCACert": "junk"}}
+	base, err := ds.HTTPClientOptions(context.Background())
+	require.NoError(t, err)
+	require.NotEmpty(t, base.Header.Get("X-Grafana-Wide"), "the SDK did read the single-upstream keys")
+	base.ProxyOptions = &proxy.Options{Enabled: true, DatasourceName: "tw", DatasourceType: "traceweave-timeline-datasource"}
+	base.ForwardHTTPHeaders = true
+	base.TLS = &httpclient.TLSOptions{MinVersion: tls.VersionTLS13, MaxVersion: tls.VersionTLS13, CACertificate: "junk", InsecureSkipVerify: true}
+
+	h := models.HTTPUpstream{URL: "https://tempo", Tenant: "team-a", Timeout: models.Duration(3 * time.Second),
+		Headers:           []models.HTTPHeader{{Name: "X-Proxy-Key", Value: "k1"}},
+		TLSAuthWithCACert: true, TLSCACert: "tempo-ca", TLSServerName: "tempo.internal"}
+	o := ClientOptionsFrom(base, h)
+	assert.Same(t, base.ProxyOptions, o.ProxyOptions, "the secure socks proxy applies")
+	assert.True(t, o.ForwardHTTPHeaders)
+	assert.Equal(t, "uid-1", o.Labels["datasource_uid"], "the SDK's metric labels apply")
+	require.NotNil(t, o.TLS)
+	assert.Equal(t, httpclient.TLSOptions{MinVersion: tls.VersionTLS13, MaxVersion: tls.VersionTLS13,
+		CACertificate: "tempo-ca", ServerName: "tempo.internal"}, *o.TLS, "Grafana's TLS bounds with the upstream's own certificates")
+	assert.Equal(t, 3*time.Second, o.Timeouts.Timeout)
+	assert.Nil(t, o.BasicAuth, "Grafana's single basic auth is not the upstream's")
+	assert.Empty(t, o.Header.Get("X-Grafana-Wide"))
+	assert.Equal(t, "k1", o.Header.Get("X-Proxy-Key"))
+	assert.Equal(t, "team-a", o.Header.Get("X-Scope-OrgID"))
+	assert.Nil(t, o.CustomOptions, "no middleware gets the decrypted secureJsonData")
+
+	// Without Grafana (the CLI): no proxy, no TLS unless configured.
+	z := ClientOptions(models.HTTPUpstream{URL: "http://tempo"})
+	assert.Nil(t, z.ProxyOptions)
+	assert.Nil(t, z.TLS)
+}
+
+// TestClientOptionsTLS: a CA or a client certificate is used only with its
+// toggle on, so a PEM left behind after switching it off is inert.
+func TestClientOptionsTLS(t *testing.T) {
+	h := models.HTTPUpstream{URL: "https://loki", TLSCACert: "ca", TLSClientCert: "cert", TLSClientKey: "key"}
+	assert.Nil(t, ClientOptions(h).TLS)
+	h.TLSAuth = true
+	assert.Equal(t, &httpclient.TLSOptions{ClientCertificate: "cert", ClientKey: "key"}, ClientOptions(h).TLS)
+	h.TLSAuthWithCACert, h.InsecureSkipVerify = true, true
+	assert.Equal(t, &httpclient.TLSOptions{CACertificate: "ca", ClientCertificate: "cert", ClientKey: "key", InsecureSkipVerify: true}, ClientOptions(h).TLS)
+}
+
+// TestClientOptionsAuthWinsOverHeaders: should unvalidated settings carry
+// an Authorization or X-Scope-OrgID header, the dedicated setting wins.
+func TestClientOptionsAuthWinsOverHeaders(t *testing.T) {
+	o := ClientOptions(models.HTTPUpstream{BearerToken: "tok", Tenant: "t",
+		Headers: []models.HTTPHeader{{Name: "Authorization", Value: "x"}, {Name: "X-Scope-OrgID", Value: "y"}}})
+	assert.Equal(t, "Bearer tok", o.Header.Get("Authorization"))
+	assert.Equal(t, "t", o.Header.Get("X-Scope-OrgID"))
 }

@@ -40,6 +40,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/grafana/grafana-plugin-sdk-go/backend/httpclient"
+
 	"github.com/traceweave/traceweave/internal/safetext"
 	"github.com/traceweave/traceweave/internal/spans"
 	"github.com/traceweave/traceweave/pkg/kafka"
@@ -66,7 +68,17 @@ type Engine struct {
 
 // New creates the clients of the configured upstreams. Nothing is
 // contacted yet: a down upstream must not stop the datasource from loading.
+// Tempo and Loki get no options from Grafana (no secure socks proxy): the CLI
+// and the tests build engines this way; the plugin uses NewFrom.
 func New(cfg *models.Settings, kafkaOpts ...kafka.Option) (*Engine, error) {
+	return NewFrom(httpclient.Options{}, cfg, kafkaOpts...)
+}
+
+// NewFrom is New whose Tempo and Loki clients start from httpBase, the
+// options Grafana configures for every datasource
+// (backend.DataSourceInstanceSettings.HTTPClientOptions: the secure socks
+// proxy among them); upstream.ClientOptionsFrom says which of them apply.
+func NewFrom(httpBase httpclient.Options, cfg *models.Settings, kafkaOpts ...kafka.Option) (*Engine, error) {
 	e := &Engine{cfg: cfg, redact: safetext.NewRedactor(cfg.Secrets(),
 		[2]string{cfg.Tempo.BasicAuthUser, cfg.Tempo.Password},
 		[2]string{cfg.Loki.BasicAuthUser, cfg.Loki.Password},
@@ -74,12 +86,12 @@ func New(cfg *models.Settings, kafkaOpts ...kafka.Option) (*Engine, error) {
 		tierStyles: models.TierStyles(cfg.Tiers)}
 	var err error
 	if cfg.Tempo.Configured() {
-		if e.tempo, err = tempo.New(cfg.Tempo); err != nil {
+		if e.tempo, err = tempo.NewFrom(httpBase, cfg.Tempo); err != nil {
 			return nil, fmt.Errorf("tempo: %w", err)
 		}
 	}
 	if cfg.Loki.Configured() {
-		if e.loki, err = loki.New(cfg.Loki); err != nil {
+		if e.loki, err = loki.NewFrom(httpBase, cfg.Loki); err != nil {
 			return nil, fmt.Errorf("loki: %w", err)
 		}
 	}

@@ -87,8 +87,15 @@ type Result struct {
 // New builds a client from the Loki settings. Unset fields get the models
 // defaults (models.LokiSettings.WithDefaults, the rule LoadSettings
 // applies); the HTTP client comes from upstream.ClientOptions (auth, tenant
-// header, timeouts, SDK middlewares).
+// header, custom headers, TLS, timeouts, SDK middlewares).
 func New(cfg models.LokiSettings) (*Client, error) {
+	return NewFrom(httpclient.Options{}, cfg)
+}
+
+// NewFrom is New on top of base, the options Grafana configures for every
+// datasource (backend.DataSourceInstanceSettings.HTTPClientOptions); see
+// upstream.ClientOptionsFrom for which of them apply.
+func NewFrom(base httpclient.Options, cfg models.LokiSettings) (*Client, error) {
 	cfg = cfg.WithDefaults()
 	u, err := models.UpstreamURL("loki.url", cfg.URL, "http://loki:3100")
 	if err != nil {
@@ -113,7 +120,7 @@ func New(cfg models.LokiSettings) (*Client, error) {
 		parallel: cfg.ParallelQueries,
 		timeout:  time.Duration(cfg.Timeout),
 	}
-	opts := upstream.ClientOptions(cfg.HTTPUpstream)
+	opts := upstream.ClientOptionsFrom(base, cfg.HTTPUpstream)
 	opts.ConfigureTransport = func(_ httpclient.Options, t *http.Transport) { c.transport = t }
 	hc, err := httpclient.New(opts)
 	if err != nil {

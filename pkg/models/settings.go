@@ -49,10 +49,6 @@ const (
 	SASLPlain                  = "PLAIN"
 	SASLScramSHA256            = "SCRAM-SHA-256"
 	SASLScramSHA512            = "SCRAM-SHA-512"
-	secureTempoPassword        = "tempoPassword"
-	secureTempoBearerToken     = "tempoBearerToken"
-	secureLokiPassword         = "lokiPassword"
-	secureLokiBearerToken      = "lokiBearerToken"
 	secureKafkaPassword        = "kafkaPassword"
 	secureKafkaTLSCACert       = "kafkaTLSCACert"
 	maxKafkaTopicNameLength    = 249
@@ -102,6 +98,55 @@ type HTTPUpstream struct {
 	// Password and BearerToken come from secureJsonData only.
 	Password    string `json:"-"`
 	BearerToken string `json:"-"`
+
+	// Headers are sent with every request to the upstream (an auth proxy's
+	// header, a tenant header other than X-Scope-OrgID). Names are jsonData;
+	// each value is a secret, secureJsonData <upstream>Header<N> (N counts
+	// from 1 in list order), so it is encrypted at rest like a password.
+	Headers []HTTPHeader `json:"headers"`
+	// TLSAuthWithCACert verifies the upstream's certificate against
+	// TLSCACert (secureJsonData <upstream>TLSCACert, PEM) instead of the
+	// system's roots.
+	TLSAuthWithCACert bool `json:"tlsAuthWithCACert"`
+	// TLSAuth presents a client certificate: TLSClientCert and TLSClientKey
+	// (secureJsonData <upstream>TLSClientCert / <upstream>TLSClientKey, PEM).
+	TLSAuth bool `json:"tlsAuth"`
+	// TLSServerName, when set, is the name the upstream's certificate is
+	// checked against instead of the URL's host.
+	TLSServerName string `json:"tlsServerName"`
+	// TLSCACert, TLSClientCert and TLSClientKey come from secureJsonData only.
+	TLSCACert     string `json:"-"`
+	TLSClientCert string `json:"-"`
+	TLSClientKey  string `json:"-"`
+}
+
+// HTTPHeader is one custom header of an HTTP upstream: Name from jsonData,
+// Value from secureJsonData (see HTTPUpstream.Headers).
+type HTTPHeader struct {
+	Name  string `json:"name"`
+	Value string `json:"-"`
+}
+
+// secrets lists the upstream's secret values (empty ones included).
+func (h HTTPUpstream) secrets() []string {
+	out := []string{h.Password, h.BearerToken, h.TLSClientKey}
+	for _, hd := range h.Headers {
+		out = append(out, hd.Value)
+	}
+	return out
+}
+
+// loadSecrets fills the upstream's secret fields from secureJsonData, whose
+// keys start with prefix ("tempo", "loki").
+func (h *HTTPUpstream) loadSecrets(prefix string, secure map[string]string) {
+	h.Password = secure[prefix+"Password"]
+	h.BearerToken = secure[prefix+"BearerToken"]
+	h.TLSCACert = secure[prefix+"TLSCACert"]
+	h.TLSClientCert = secure[prefix+"TLSClientCert"]
+	h.TLSClientKey = secure[prefix+"TLSClientKey"]
+	for i := range h.Headers {
+		h.Headers[i].Value = secure[fmt.Sprintf("%sHeader%d", prefix, i+1)]
+	}
 }
 
 // Configured reports whether the upstream has a URL.
@@ -366,7 +411,8 @@ type Settings struct {
 // that none of them leaks.
 func (s *Settings) Secrets() []string {
 	var out []string
-	for _, v := range []string{s.Tempo.Password, s.Tempo.BearerToken, s.Loki.Password, s.Loki.BearerToken, s.Kafka.SASL.Password} {
+	all := append(append(s.Tempo.secrets(), s.Loki.secrets()...), s.Kafka.SASL.Password)
+	for _, v := range all {
 		if v != "" {
 			out = append(out, v)
 		}
@@ -398,10 +444,8 @@ func LoadSettings(jsonData []byte, secure map[string]string) (*Settings, error) 
 			}
 		}
 	}
-	s.Tempo.Password = secure[secureTempoPassword]
-	s.Tempo.BearerToken = secure[secureTempoBearerToken]
-	s.Loki.Password = secure[secureLokiPassword]
-	s.Loki.BearerToken = secure[secureLokiBearerToken]
+	s.Tempo.loadSecrets("tempo", secure)
+	s.Loki.loadSecrets("loki", secure)
 	s.Kafka.SASL.Password = secure[secureKafkaPassword]
 	s.Kafka.TLS.CACert = secure[secureKafkaTLSCACert]
 	s.applyDefaults()
@@ -455,6 +499,11 @@ func (s *Settings) applyDefaults() {
 // withDefaults trims the URL and gives an unset timeout its default.
 func (h HTTPUpstream) withDefaults() HTTPUpstream {
 	h.URL = strings.TrimRight(strings.TrimSpace(h.URL), "/")
+	h.TLSServerName = strings.TrimSpace(h.TLSServerName)
+	h.Headers = slices.Clone(h.Headers)
+	for i := range h.Headers {
+		h.Headers[i].Name = strings.TrimSpace(h.Headers[i].Name)
+	}
 	if h.Timeout == 0 {
 		h.Timeout = Duration(DefaultUpstreamTimeout)
 	}
@@ -572,6 +621,8 @@ func (s *Settings) Validate() error {
 	if s.Kafka.Timeout < 0 {
 		bad("kafka.timeout", "must be positive")
 	}
+	validateHTTPUpstream("tempo", s.Tempo.HTTPUpstream, bad)
+	validateHTTPUpstream("loki", s.Loki.HTTPUpstream, bad)
 	if s.Tempo.MaxSpans < 0 {
 		bad("tempo.maxSpans", "must be positive")
 	}

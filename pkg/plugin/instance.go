@@ -10,6 +10,7 @@ import (
 	"fmt"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
+	"github.com/grafana/grafana-plugin-sdk-go/backend/httpclient"
 	"github.com/grafana/grafana-plugin-sdk-go/backend/instancemgmt"
 
 	"github.com/traceweave/traceweave/internal/admission"
@@ -47,13 +48,24 @@ type Datasource struct {
 // NewDatasource is the instance factory Grafana calls with the saved settings.
 // Invalid settings do not fail the factory: the instance reports them on
 // every call, so the user sees which field to fix on the config page.
-func NewDatasource(_ context.Context, s backend.DataSourceInstanceSettings) (instancemgmt.Instance, error) {
+//
+// The Tempo and Loki clients start from what Grafana configures for every
+// datasource (s.HTTPClientOptions: the secure socks proxy when Grafana
+// enables it); upstream.ClientOptionsFrom says which of those options apply.
+func NewDatasource(ctx context.Context, s backend.DataSourceInstanceSettings) (instancemgmt.Instance, error) {
 	d := &Datasource{uid: s.UID, name: s.Name, gate: admission.Process()}
 	cfg, err := models.LoadSettings(s.JSONData, s.DecryptedSecureJSONData)
 	if err != nil {
 		d.settingsErr = err
+		return d, nil
+	}
+	base, err := grafanaHTTPOptions(ctx, s)
+	if err != nil {
+		// The SDK's errors come from Grafana's proxy configuration or
+		// jsonData's top-level keys; neither carries a secret value.
+		d.settingsErr = fmt.Errorf("%w: Grafana's HTTP client options (secure socks proxy): %w", models.ErrInvalidSettings, err)
 	} else {
-		eng, err := engine.New(cfg)
+		eng, err := engine.NewFrom(base, cfg)
 		if err != nil {
 			d.settingsErr = fmt.Errorf("%w: %w", models.ErrInvalidSettings, err)
 		} else {
@@ -62,6 +74,19 @@ func NewDatasource(_ context.Context, s backend.DataSourceInstanceSettings) (ins
 		}
 	}
 	return d, nil
+}
+
+// grafanaHTTPOptions is s.HTTPClientOptions, with a panic turned into an
+// error: the SDK (v0.298.0, parseHTTPSettings) asserts that jsonData's
+// top-level "url" and "access" are strings, and a provisioned file with a
+// number there must give a settings error, not crash the plugin.
+func grafanaHTTPOptions(ctx context.Context, s backend.DataSourceInstanceSettings) (opts httpclient.Options, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			opts, err = httpclient.Options{}, fmt.Errorf("reading jsonData's top-level keys: %v", r)
+		}
+	}()
+	return s.HTTPClientOptions(ctx)
 }
 
 // Dispose closes the upstream clients (the Kafka client holds connections)

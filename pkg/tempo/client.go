@@ -64,6 +64,13 @@ type Client struct {
 // limit: see upstream.ClientOptions). An unusable URL wraps
 // models.ErrInvalidSettings.
 func New(cfg models.TempoSettings) (*Client, error) {
+	return NewFrom(httpclient.Options{}, cfg)
+}
+
+// NewFrom is New on top of base, the options Grafana configures for every
+// datasource (backend.DataSourceInstanceSettings.HTTPClientOptions); see
+// upstream.ClientOptionsFrom for which of them apply.
+func NewFrom(base httpclient.Options, cfg models.TempoSettings) (*Client, error) {
 	cfg = cfg.WithDefaults() // an unset timeout is models.DefaultUpstreamTimeout, as LoadSettings makes it
 	u, err := models.UpstreamURL("tempo.url", cfg.URL, "http://tempo:3200")
 	if err != nil {
@@ -72,7 +79,7 @@ func New(cfg models.TempoSettings) (*Client, error) {
 	if u.Path == "" {
 		u.Path = "/" // so JoinPath yields absolute paths ("/ready", not "ready")
 	}
-	opts := upstream.ClientOptions(cfg.HTTPUpstream)
+	opts := upstream.ClientOptionsFrom(base, cfg.HTTPUpstream)
 	var transport *http.Transport
 	opts.ConfigureTransport = func(_ httpclient.Options, t *http.Transport) { transport = t }
 	hc, err := httpclient.New(opts)

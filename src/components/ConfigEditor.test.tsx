@@ -1,5 +1,6 @@
 import React, { useState } from 'react';
 import { DataSourceSettings } from '@grafana/data';
+import { config } from '@grafana/runtime';
 import { render, screen, within } from '@testing-library/react';
 import userEvent, { PointerEventsCheckLevel } from '@testing-library/user-event';
 
@@ -81,10 +82,10 @@ function setup(initial: Partial<Settings> = {}) {
     );
   }
   const user = userEvent.setup({ delay: null, pointerEventsCheck: PointerEventsCheckLevel.Never });
-  render(<Harness />);
+  const { unmount } = render(<Harness />);
   const last = (): Settings => onOptionsChange.mock.calls[onOptionsChange.mock.calls.length - 1][0];
   const region = (name: string) => within(screen.getByRole('region', { name: `${name} settings` }));
-  return { user, last, region, onOptionsChange };
+  return { user, last, region, onOptionsChange, unmount };
 }
 
 describe('ConfigEditor', () => {
@@ -402,5 +403,105 @@ describe('ConfigEditor', () => {
     expect(first.getByText('A tier name is required')).toBeInTheDocument();
     await user.type(first.getByLabelText('Tier'), 'x'.repeat(65));
     expect(first.getByText('A tier name is at most 64 characters')).toBeInTheDocument();
+  });
+
+  it('stores custom headers with secret values, flags bad names, and shifts values on removal', async () => {
+    const { user, region, last } = setup({ jsonData: { tempo: { url: 'http://tempo:3200' } } });
+    const tempo = region('Tempo');
+    await user.click(tempo.getByRole('button', { name: 'Add header' }));
+    await user.click(tempo.getByRole('button', { name: 'Add header' }));
+    const first = within(tempo.getByRole('group', { name: 'Header #1' }));
+    await user.type(first.getByLabelText('Header name'), 'X-Proxy-Key');
+    expect(tempo.getByText('Enter the header value')).toBeInTheDocument();
+    await user.type(within(tempo.getByRole('group', { name: 'Header X-Proxy-Key' })).getByLabelText('Value'), 'k1');
+    const second = within(tempo.getByRole('group', { name: 'Header #2' }));
+    await user.type(second.getByLabelText('Header name'), 'X Org');
+    expect(tempo.getByText(/"X Org" is not a header name/)).toBeInTheDocument();
+    const org = within(tempo.getByRole('group', { name: 'Header X Org' }));
+    await user.clear(org.getByLabelText('Header name'));
+    await user.type(org.getByLabelText('Header name'), 'Authorization');
+    await user.type(within(tempo.getByRole('group', { name: 'Header Authorization' })).getByLabelText('Value'), 'v2');
+    await user.type(tempo.getByLabelText('Bearer token'), 'tok');
+    expect(tempo.getByText(/Authorization would override the bearer token/)).toBeInTheDocument();
+
+    expect(last().jsonData.tempo?.headers).toEqual([{ name: 'X-Proxy-Key' }, { name: 'Authorization' }]);
+    expect(last().secureJsonData).toEqual({ tempoHeader1: 'k1', tempoHeader2: 'v2', tempoBearerToken: 'tok' });
+
+    await user.click(tempo.getByRole('button', { name: 'Remove header X-Proxy-Key' }));
+    expect(last().jsonData.tempo?.headers).toEqual([{ name: 'Authorization' }]);
+    expect(last().secureJsonData).toMatchObject({ tempoHeader1: 'v2', tempoHeader2: '' });
+    expect(last().secureJsonFields).toMatchObject({ tempoHeader2: false });
+  });
+
+  it('asks a stored header value again when an earlier header is removed', async () => {
+    const { user, region, last } = setup({
+      jsonData: { loki: { url: 'http://loki:3100', headers: [{ name: 'X-A' }, { name: 'X-B' }] } },
+      secureJsonFields: { lokiHeader1: true, lokiHeader2: true },
+    });
+    const loki = region('Loki');
+    expect(loki.queryByText('Enter the header value')).not.toBeInTheDocument();
+    await user.click(loki.getByRole('button', { name: 'Remove header X-A' }));
+    expect(last().jsonData.loki?.headers).toEqual([{ name: 'X-B' }]);
+    expect(last().secureJsonFields).toMatchObject({ lokiHeader1: false, lokiHeader2: false });
+    expect(loki.getByText('Enter the header value')).toBeInTheDocument();
+  });
+
+  it('configures a custom CA and a client certificate, checking the PEMs', async () => {
+    const { user, region, last } = setup({ jsonData: { loki: { url: 'https://loki:3100' } } });
+    const loki = region('Loki');
+    await user.click(loki.getByLabelText('With CA certificate'));
+    expect(loki.getByText('Paste the CA certificate (PEM)')).toBeInTheDocument();
+    await user.click(loki.getByLabelText('CA certificate'));
+    await user.paste('not a pem');
+    expect(loki.getByText(/Not a PEM certificate/)).toBeInTheDocument();
+    await user.clear(loki.getByLabelText('CA certificate'));
+    await user.paste('-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+    expect(loki.queryByText(/Not a PEM certificate/)).not.toBeInTheDocument();
+
+    await user.click(loki.getByLabelText('TLS client auth'));
+    expect(loki.getByText('Paste the client certificate (PEM)')).toBeInTheDocument();
+    expect(loki.getByText('Paste the client key (PEM)')).toBeInTheDocument();
+    await user.click(loki.getByLabelText('Client certificate'));
+    await user.paste('-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----\n');
+    await user.click(loki.getByLabelText('Client key'));
+    await user.paste('-----BEGIN CERTIFICATE-----\n');
+    expect(loki.getByText(/Not a PEM private key/)).toBeInTheDocument();
+    await user.clear(loki.getByLabelText('Client key'));
+    await user.paste('-----BEGIN EC PRIVATE KEY-----\nMHc\n-----END EC PRIVATE KEY-----\n');
+    await user.click(loki.getByLabelText('TLS server name'));
+    await user.paste('loki.internal');
+
+    expect(screen.queryByRole('alert')).not.toBeInTheDocument();
+    expect(last().jsonData.loki).toEqual({
+      url: 'https://loki:3100',
+      tlsAuthWithCACert: true,
+      tlsAuth: true,
+      tlsServerName: 'loki.internal',
+    });
+    expect(last().secureJsonData).toEqual({
+      lokiTLSCACert: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n',
+      lokiTLSClientCert: '-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----\n',
+      lokiTLSClientKey: '-----BEGIN EC PRIVATE KEY-----\nMHc\n-----END EC PRIVATE KEY-----\n',
+    });
+  });
+
+  it("offers Grafana's secure socks proxy toggle only when Grafana runs the proxy", async () => {
+    const before = config.secureSocksDSProxyEnabled;
+    try {
+      config.secureSocksDSProxyEnabled = false;
+      const off = setup();
+      expect(screen.queryByText('Secure Socks Proxy')).not.toBeInTheDocument();
+      off.unmount();
+
+      config.secureSocksDSProxyEnabled = true;
+      const { user, last } = setup();
+      const heading = screen.getByText('Secure Socks Proxy');
+      const section = heading.closest('div');
+      expect(section).not.toBeNull();
+      await user.click(within(section!).getByRole('switch'));
+      expect(last().jsonData.enableSecureSocksProxy).toBe(true);
+    } finally {
+      config.secureSocksDSProxyEnabled = before;
+    }
   });
 });

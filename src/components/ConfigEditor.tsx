@@ -1,6 +1,7 @@
 import React from 'react';
 import { DataSourceDescription } from '@grafana/plugin-ui';
-import { Divider, Stack } from '@grafana/ui';
+import { config } from '@grafana/runtime';
+import { Divider, SecureSocksProxySettings, Stack } from '@grafana/ui';
 
 import { DashboardSettings } from './config/DashboardSettings';
 import { ConfigProps } from './config/helpers';
@@ -26,6 +27,14 @@ export function ConfigEditor(props: ConfigProps) {
       <Divider />
       <LokiSettings {...props} />
       <Divider />
+      {/* Grafana's own toggle (jsonData.enableSecureSocksProxy), shown when Grafana runs the proxy:
+          Tempo and Loki are then dialled through it (docs/DESIGN.md, "Settings"). */}
+      {config.secureSocksDSProxyEnabled && (
+        <>
+          <SecureSocksProxySettings options={props.options} onOptionsChange={props.onOptionsChange} />
+          <Divider />
+        </>
+      )}
       <KafkaSettings {...props} />
       <Divider />
       <WindowSettings {...props} />

@@ -27,7 +27,16 @@ type authVariant struct {
 	jsonData    func(tempoURL, lokiURL string, brokers []string) map[string]any
 }
 
+// The custom headers both variants send (an auth proxy's key): their values
+// are secrets like the passwords.
+const (
+	proxyKeyHeader = "X-Proxy-Key"
+	tempoHeaderKey = "tempo-hdr-Kr52Qe"
+	lokiHeaderKey  = "loki-hdr-Ty83Mz"
+)
+
 func authVariants() []authVariant {
+	headers := []map[string]any{{"name": proxyKeyHeader}}
 	sasl := map[string]any{"mechanism": "PLAIN", "username": kafkaUser}
 	return []authVariant{
 		{
@@ -35,11 +44,11 @@ func authVariants() []authVariant {
 			tempo: tempoAuth{user: tempoUser, password: tempoPassword},
 			loki:  tempoAuth{token: lokiToken},
 			secure: map[string]string{"tempoPassword": tempoPassword, "lokiBearerToken": lokiToken,
-				"kafkaPassword": kafkaPassword},
+				"kafkaPassword": kafkaPassword, "tempoHeader1": tempoHeaderKey, "lokiHeader1": lokiHeaderKey},
 			jsonData: func(tempoURL, lokiURL string, brokers []string) map[string]any {
 				return map[string]any{
-					"tempo": map[string]any{"url": tempoURL, "basicAuthUser": tempoUser, "tenant": tenant},
-					"loki":  map[string]any{"url": lokiURL, "tenant": tenant},
+					"tempo": map[string]any{"url": tempoURL, "basicAuthUser": tempoUser, "tenant": tenant, "headers": headers},
+					"loki":  map[string]any{"url": lokiURL, "tenant": tenant, "headers": headers},
 					"kafka": map[string]any{"brokers": brokers, "topics": kafkaTopics(), "sasl": sasl},
 				}
 			},
@@ -49,11 +58,11 @@ func authVariants() []authVariant {
 			tempo: tempoAuth{token: tempoToken},
 			loki:  tempoAuth{user: lokiUser, password: lokiPassword},
 			secure: map[string]string{"tempoBearerToken": tempoToken, "lokiPassword": lokiPassword,
-				"kafkaPassword": kafkaPassword},
+				"kafkaPassword": kafkaPassword, "tempoHeader1": tempoHeaderKey, "lokiHeader1": lokiHeaderKey},
 			jsonData: func(tempoURL, lokiURL string, brokers []string) map[string]any {
 				return map[string]any{
-					"tempo": map[string]any{"url": tempoURL},
-					"loki":  map[string]any{"url": lokiURL, "basicAuthUser": lokiUser},
+					"tempo": map[string]any{"url": tempoURL, "headers": headers},
+					"loki":  map[string]any{"url": lokiURL, "basicAuthUser": lokiUser, "headers": headers},
 					"kafka": map[string]any{"brokers": brokers, "topics": kafkaTopics(), "sasl": sasl},
 				}
 			},
@@ -71,6 +80,8 @@ func secretForms() map[string]string {
 		"lokiPassword":           lokiPassword,
 		"lokiBearerToken":        lokiToken,
 		"kafkaPassword":          kafkaPassword,
+		"tempoHeader1":           tempoHeaderKey,
+		"lokiHeader1":            lokiHeaderKey,
 		"tempo basic auth value": basic(tempoUser, tempoPassword),
 		"loki basic auth value":  basic(lokiUser, lokiPassword),
 	}
@@ -120,11 +131,13 @@ func (s *saslSeen) sawPlain(user, password string) bool {
 }
 
 // echoAuth is a hostile upstream: it refuses everything and writes the
-// Authorization header it received into its error body (some gateways and
-// debug proxies do), hoping the plugin shows it to dashboard viewers.
+// Authorization and custom headers it received into its error body (some
+// gateways and debug proxies do), hoping the plugin shows them to dashboard
+// viewers.
 func echoAuth(t *testing.T, status int) *upstream {
 	return newUpstream(t, func(u *upstream, w http.ResponseWriter, r *http.Request) {
-		http.Error(w, "denied; you sent Authorization: "+r.Header.Get("Authorization"), status)
+		http.Error(w, "denied; you sent Authorization: "+r.Header.Get("Authorization")+
+			" "+proxyKeyHeader+": "+r.Header.Get(proxyKeyHeader), status)
 	})
 }
 
@@ -202,6 +215,13 @@ func TestSecretsReachUpstreamsAndNeverLeak(t *testing.T) {
 				}
 			}
 			assert.NotEmpty(t, redacted, "no place shows the hostile upstream's echoed Authorization header, redacted")
+			// The custom header reached the hostile upstream (it echoed it)
+			// and was scrubbed on the way back.
+			var headerRedacted bool
+			for _, text := range hostile {
+				headerRedacted = headerRedacted || strings.Contains(text, proxyKeyHeader+": [redacted]")
+			}
+			assert.True(t, headerRedacted, "no place shows the hostile upstream's echoed %s header, redacted", proxyKeyHeader)
 		})
 	}
 }

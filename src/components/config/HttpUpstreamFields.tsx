@@ -6,6 +6,7 @@ import { DEFAULT_UPSTREAM_TIMEOUT } from '../../defaults';
 import { HTTPUpstreamOptions } from '../../types';
 import { validateDuration, validateUrl } from '../../validation';
 import { ConfigProps, INPUT_WIDTH, LABEL_WIDTH, patchSection, secretProps, textValue } from './helpers';
+import { UpstreamHeadersTls } from './UpstreamHeadersTls';
 
 interface Props extends ConfigProps {
   section: 'tempo' | 'loki';
@@ -16,8 +17,9 @@ interface Props extends ConfigProps {
 
 /**
  * HttpUpstreamFields are the connection fields Tempo and Loki share: URL,
- * tenant, basic auth, bearer token, timeout, TLS verification and the Grafana
- * datasource used for links.
+ * tenant, basic auth, bearer token, timeout, TLS verification, custom headers
+ * and TLS certificates (UpstreamHeadersTls), and the Grafana datasource used
+ * for links.
  */
 export function HttpUpstreamFields(props: Props) {
   const { section, title, exampleUrl, options } = props;
@@ -109,6 +111,7 @@ export function HttpUpstreamFields(props: Props) {
           onChange={(e) => set({ insecureSkipVerify: e.currentTarget.checked || undefined })}
         />
       </InlineField>
+      <UpstreamHeadersTls {...props} section={section} title={title} />
       <InlineField
         label={`${title} data source for links`}
         labelWidth={LABEL_WIDTH}

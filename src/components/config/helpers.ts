@@ -29,7 +29,7 @@ export function secretProps(props: ConfigProps, key: SecureKey) {
   return {
     isConfigured: Boolean(options.secureJsonFields?.[key]),
     value: options.secureJsonData?.[key] ?? '',
-    onChange: (e: ChangeEvent<HTMLInputElement>) =>
+    onChange: (e: ChangeEvent<HTMLInputElement | HTMLTextAreaElement>) =>
       onOptionsChange({ ...options, secureJsonData: { ...options.secureJsonData, [key]: e.currentTarget.value } }),
     // Reset forgets the stored secret: Grafana deletes it when the flag is false and the value empty.
     onReset: () =>
