@@ -98,11 +98,9 @@ func NewPKI(t testing.TB) *PKI {
 func (p *PKI) StartTLS(t testing.TB, h http.Handler, requireClientCert bool) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(h)
-	srv.TLS = &tls.Config{Certificates: []tls.Certificate{p.serverCert}, MinVersion: tls.VersionTLS12}
+	srv.TLS = p.ServerTLS()
 	if requireClientCert {
-		pool := x509.NewCertPool()
-		pool.AddCert(p.ca)
-		srv.TLS.ClientCAs = pool
+		srv.TLS.ClientCAs = p.Roots()
 		srv.TLS.ClientAuth = tls.RequireAndVerifyClientCert
 	}
 	// The server's own handshake failures (a client without the CA) are
@@ -111,6 +109,19 @@ func (p *PKI) StartTLS(t testing.TB, h http.Handler, requireClientCert bool) *ht
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// ServerTLS is the TLS configuration of a server with the PKI's server
+// certificate (kfake.TLS takes it for a TLS-only test broker).
+func (p *PKI) ServerTLS() *tls.Config {
+	return &tls.Config{Certificates: []tls.Certificate{p.serverCert}, MinVersion: tls.VersionTLS12}
+}
+
+// Roots is a pool holding the PKI's CA, for test clients that trust it.
+func (p *PKI) Roots() *x509.CertPool {
+	pool := x509.NewCertPool()
+	pool.AddCert(p.ca)
+	return pool
 }
 
 func newKey(t testing.TB) *ecdsa.PrivateKey {

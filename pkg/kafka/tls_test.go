@@ -1,15 +1,7 @@
 package kafka
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
-	"net"
 	"testing"
 	"time"
 
@@ -19,66 +11,18 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/traceweave/traceweave/internal/upstream"
+	"github.com/traceweave/traceweave/internal/upstreamtest"
 	"github.com/traceweave/traceweave/pkg/models"
 )
 
-// testCA is a private CA and a broker certificate for 127.0.0.1 it signed,
-// the setup of a user whose brokers' certificates no system root trusts.
-type testCA struct {
-	pem    string // the CA certificate, PEM
-	pool   *x509.CertPool
-	server tls.Certificate
-}
-
-func newTestCA(t testing.TB) testCA {
-	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	caTmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "traceweave test CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IsCA:                  true,
-		KeyUsage:              x509.KeyUsageCertSign,
-		BasicConstraintsValid: true,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	require.NoError(t, err)
-	caCert, err := x509.ParseCertificate(caDER)
-	require.NoError(t, err)
-
-	srvKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	srvTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2),
-		Subject:      pkix.Name{CommonName: "kafka"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		DNSNames:     []string{"localhost"},
-	}
-	srvDER, err := x509.CreateCertificate(rand.Reader, srvTmpl, caCert, &srvKey.PublicKey, caKey)
-	require.NoError(t, err)
-	pool := x509.NewCertPool()
-	pool.AddCert(caCert)
-	return testCA{
-		pem:    string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})),
-		pool:   pool,
-		server: tls.Certificate{Certificate: [][]byte{srvDER}, PrivateKey: srvKey},
-	}
-}
-
 func TestReadTLS(t *testing.T) {
-	ca := newTestCA(t)
-	c := newCluster(t, kfake.TLS(&tls.Config{Certificates: []tls.Certificate{ca.server}, MinVersion: tls.VersionTLS12}),
+	ca := upstreamtest.NewPKI(t)
+	c := newCluster(t, kfake.TLS(ca.ServerTLS()),
 		kfake.SeedTopics(1, "a"))
 	for _, addr := range c.ListenAddrs() {
 		require.Contains(t, addr, "127.0.0.1:", "the broker certificate is for 127.0.0.1")
 	}
-	p := newProducer(t, c, kgo.DialTLSConfig(&tls.Config{RootCAs: ca.pool, MinVersion: tls.VersionTLS12}))
+	p := newProducer(t, c, kgo.DialTLSConfig(&tls.Config{RootCAs: ca.Roots(), MinVersion: tls.VersionTLS12}))
 	produce(t, p, &kgo.Record{Topic: "a", Value: []byte("INFO tls trace_id=" + testTrace), Timestamp: testBase},
 		&kgo.Record{Topic: "a", Value: []byte("INFO tls trace_id=" + otherTrace), Timestamp: testBase})
 	topics := []models.KafkaTopic{{Name: "a", Encoding: models.EncodingText}}
@@ -88,7 +32,7 @@ func TestReadTLS(t *testing.T) {
 	}
 
 	t.Run("custom CA", func(t *testing.T) {
-		r := newReaderFromSettings(t, settings(models.KafkaTLS{Enabled: true, CACert: ca.pem}))
+		r := newReaderFromSettings(t, settings(models.KafkaTLS{Enabled: true, CACert: ca.CAPEM}))
 		h, err := r.CheckHealth(testCtx(t, 20*time.Second))
 		require.NoError(t, err)
 		assert.Len(t, h.Brokers, 1)
@@ -115,8 +59,8 @@ func TestReadTLS(t *testing.T) {
 		assert.Empty(t, res.Topics[0].Records)
 	})
 	t.Run("another CA", func(t *testing.T) {
-		other := newTestCA(t)
-		r := newReaderFromSettings(t, settings(models.KafkaTLS{Enabled: true, CACert: other.pem}))
+		other := upstreamtest.NewPKI(t)
+		r := newReaderFromSettings(t, settings(models.KafkaTLS{Enabled: true, CACert: other.CAPEM}))
 		_, err := r.CheckHealth(testCtx(t, 20*time.Second))
 		require.ErrorIs(t, err, ErrUnreachable)
 		assertUntrustedTLS(t, err)

@@ -1,16 +1,8 @@
 package reliability
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
-	"net"
 	"testing"
 	"time"
 
@@ -21,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/traceweave/traceweave/internal/harness"
+	"github.com/traceweave/traceweave/internal/upstreamtest"
 )
 
 // tlsKafka is a kfake cluster listening with TLS only, its certificate for
@@ -28,38 +21,18 @@ import (
 // the trace.
 func tlsKafka(t *testing.T) (*kfake.Cluster, string) {
 	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "reliability CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	require.NoError(t, err)
-	caCert, err := x509.ParseCertificate(caDER)
-	require.NoError(t, err)
-	srvKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	srvTmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "kafka"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}}
-	srvDER, err := x509.CreateCertificate(rand.Reader, srvTmpl, caCert, &srvKey.PublicKey, caKey)
-	require.NoError(t, err)
-
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, topicAudit),
-		kfake.TLS(&tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{srvDER}, PrivateKey: srvKey}}, MinVersion: tls.VersionTLS12}))
+	ca := upstreamtest.NewPKI(t)
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, topicAudit), kfake.TLS(ca.ServerTLS()))
 	require.NoError(t, err)
 	t.Cleanup(c.Close)
-	pool := x509.NewCertPool()
-	pool.AddCert(caCert)
-	p, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.DialTLSConfig(&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}))
+	p, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.DialTLSConfig(&tls.Config{RootCAs: ca.Roots(), MinVersion: tls.VersionTLS12}))
 	require.NoError(t, err)
 	defer p.Close()
 	rec := &kgo.Record{Topic: topicAudit, Timestamp: exportTime,
 		Value: []byte(fmt.Sprintf(`{"time":%q,"level":"info","msg":"audit: read over TLS","trace_id":%q,"span_id":%q}`,
 			time.Unix(0, fixtureTSS*1e9+310e6).UTC().Format(time.RFC3339Nano), traceID, spanRails))}
 	require.NoError(t, p.ProduceSync(ctxT(t, 30*time.Second), rec).FirstErr())
-	return c, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}))
+	return c, ca.CAPEM
 }
 
 // TestKafkaTLSPrivateCA reads a TLS-only cluster through the built binary:
