@@ -149,6 +149,15 @@ func runCLI(t *testing.T, env []string, args ...string) result {
 	return result{code, out.String(), errOut.String()}
 }
 
+// closedURL is an HTTP URL of a port nothing listens on.
+func closedURL(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	require.NoError(t, l.Close())
+	return "http://" + l.Addr().String()
+}
+
 func allSourcesEnv(t *testing.T) []string {
 	return []string{
 		"TRACEWEAVE_TEMPO_URL=" + fakeTempo(t).URL,
@@ -252,10 +261,7 @@ func TestExitCodes(t *testing.T) {
 		require.Contains(t, r.stderr, "not found in Tempo")
 	})
 	t.Run("upstream failure is 1", func(t *testing.T) {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		closed := "http://" + l.Addr().String()
-		require.NoError(t, l.Close())
+		closed := closedURL(t)
 		r := runCLI(t, []string{"TRACEWEAVE_TEMPO_URL=" + closed, "TRACEWEAVE_LOKI_URL=" + closed}, "timeline", traceID)
 		require.Equal(t, exitUpstream, r.code, r.stderr)
 		require.Contains(t, r.stderr, "every source failed")

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"net"
 	"strings"
 	"testing"
 
@@ -26,10 +25,7 @@ func TestStderrQuiet(t *testing.T) {
 		assert.Empty(t, r.stderr)
 	})
 	t.Run("failure: only the CLI's own lines", func(t *testing.T) {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		closed := "http://" + l.Addr().String()
-		require.NoError(t, l.Close())
+		closed := closedURL(t)
 		r := runCLI(t, []string{"TRACEWEAVE_TEMPO_URL=" + closed, "TRACEWEAVE_LOKI_URL=" + closed}, "timeline", traceID)
 		require.Equal(t, exitUpstream, r.code, r.stderr)
 		lines := strings.Split(strings.TrimRight(r.stderr, "\n"), "\n")

@@ -14,6 +14,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 )
@@ -135,4 +137,26 @@ func newKey(t testing.TB) *ecdsa.PrivateKey {
 
 func pemOf(typ string, der []byte) string {
 	return string(pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}))
+}
+
+// HeaderRecorder is an upstream that records the headers of every request
+// and answers 500, for tests of what a client sends and of what its errors
+// leave out.
+type HeaderRecorder struct {
+	mu   sync.Mutex
+	seen []http.Header
+}
+
+func (h *HeaderRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.mu.Lock()
+	h.seen = append(h.seen, r.Header.Clone())
+	h.mu.Unlock()
+	http.Error(w, "upstream broke", http.StatusInternalServerError)
+}
+
+// Seen returns the headers of the requests so far.
+func (h *HeaderRecorder) Seen() []http.Header {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.seen)
 }

@@ -3,7 +3,6 @@ package loki
 import (
 	"context"
 	"net/http"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -61,22 +60,15 @@ func TestTLSClientCertificate(t *testing.T) {
 // client's errors.
 func TestCustomHeadersReachLoki(t *testing.T) {
 	const secret = "hdr-secret-Lp30Xe"
-	var mu sync.Mutex
-	var seen []http.Header
 	srv := upstreamtest.NewPKI(t)
-	ts := srv.StartTLS(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		seen = append(seen, r.Header.Clone())
-		mu.Unlock()
-		http.Error(w, "upstream broke", http.StatusInternalServerError)
-	}), false)
+	rec := &upstreamtest.HeaderRecorder{}
+	ts := srv.StartTLS(t, rec, false)
 	err := lokiHealth(t, models.HTTPUpstream{URL: ts.URL, TLSAuthWithCACert: true, TLSCACert: srv.CAPEM,
 		Tenant: "team-b", BasicAuthUser: "bob", Password: "pw",
 		Headers: []models.HTTPHeader{{Name: "X-Proxy-Key", Value: secret}}})
 	require.Error(t, err, "the fake answers 500")
 	assert.NotContains(t, err.Error(), secret)
-	mu.Lock()
-	defer mu.Unlock()
+	seen := rec.Seen()
 	require.NotEmpty(t, seen)
 	for _, h := range seen {
 		assert.Equal(t, secret, h.Get("X-Proxy-Key"))

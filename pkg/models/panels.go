@@ -2,6 +2,7 @@ package models
 
 import (
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -99,11 +100,7 @@ var DefaultFrames = []string{FrameTrace, FrameLogs, FrameTimeline, FrameSummary}
 func normalizeFrames(queryType string, frames []string) ([]string, error) {
 	want := map[string]bool{}
 	for _, f := range frames {
-		known := false
-		for _, name := range AllFrames {
-			known = known || f == name
-		}
-		if !known {
+		if !slices.Contains(AllFrames, f) {
 			return nil, fmt.Errorf("unknown frame %q: use %s, %s, %s, %s or %s", clip(f), FrameTrace, FrameLogs, FrameTimeline, FrameSummary, FrameFirstError)
 		}
 		want[f] = true

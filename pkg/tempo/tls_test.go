@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -68,22 +67,15 @@ func TestTLSClientCertificate(t *testing.T) {
 // client's errors.
 func TestCustomHeadersReachTempo(t *testing.T) {
 	const secret = "hdr-secret-Vb71Qa"
-	var mu sync.Mutex
-	var seen []http.Header
 	pki := upstreamtest.NewPKI(t)
-	srv := pki.StartTLS(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		seen = append(seen, r.Header.Clone())
-		mu.Unlock()
-		http.Error(w, "upstream broke", http.StatusInternalServerError)
-	}), false)
+	rec := &upstreamtest.HeaderRecorder{}
+	srv := pki.StartTLS(t, rec, false)
 	err := checkHealth(t, models.HTTPUpstream{URL: srv.URL, TLSAuthWithCACert: true, TLSCACert: pki.CAPEM,
 		Tenant: testTenant, BearerToken: "tok",
 		Headers: []models.HTTPHeader{{Name: "X-Proxy-Key", Value: secret}, {Name: "X-Tenant", Value: "blue"}}})
 	require.Error(t, err, "the fake answers 500")
 	assert.NotContains(t, err.Error(), secret)
-	mu.Lock()
-	defer mu.Unlock()
+	seen := rec.Seen()
 	require.NotEmpty(t, seen)
 	for _, h := range seen {
 		assert.Equal(t, secret, h.Get("X-Proxy-Key"))

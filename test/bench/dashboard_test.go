@@ -81,7 +81,7 @@ func dashboardPanels(tb testing.TB, tc *traceCase) []harness.PanelQuery {
 	return panels
 }
 
-// panelAnswered fails unless every panel got an answer without a transport
+// panelsAnswered fails unless every panel got an answer without a transport
 // error, and returns the bytes of all frames.
 func panelsAnswered(tb testing.TB, answers []harness.PanelAnswer) int {
 	tb.Helper()
