@@ -27,6 +27,9 @@ export const DEFAULT_MAX_LOGS_PER_SPAN = 100;
 export const ALL_FRAMES = ['trace', 'logs', 'timeline', 'summary', 'firstError'] as const;
 export const DEFAULT_FRAMES = ['trace', 'logs', 'timeline', 'summary'] as const;
 export const MAX_TIER_NAME_LEN = 64;
+export const DEFAULT_SEARCH_LIMIT = 20;
+export const MAX_SEARCH_LIMIT = 100;
+export const MAX_TRACEQL_LEN = 4096;
 
 /**
  * DEFAULT_TIER_RULES apply while no tier rules are configured (models.DefaultTierRules). First

@@ -33,6 +33,11 @@ type Query struct {
 	// (a Loki derived field always arrives as {"query": "<value>"}); when
 	// traceId is empty, Query is taken as the trace ID.
 	Query string `json:"query,omitempty"`
+	// TraceQL and Limit are the search query's (queryType search): the
+	// TraceQL sent to Tempo's search and the number of traces wanted (0:
+	// the datasource's search.limit).
+	TraceQL string `json:"traceql,omitempty"`
+	Limit   int    `json:"limit,omitempty"`
 }
 
 // ParseQuery decodes and validates a query. The returned query has its
@@ -53,8 +58,16 @@ func ParseQuery(raw json.RawMessage, queryType string) (Query, error) {
 	if q.QueryType == "" {
 		q.QueryType = QueryTypeTimeline
 	}
-	if q.QueryType != QueryTypeTimeline && q.QueryType != QueryTypeLogs {
-		return q, fmt.Errorf("unknown queryType %q: use %q or %q", clip(q.QueryType), QueryTypeTimeline, QueryTypeLogs)
+	switch q.QueryType {
+	case QueryTypeTimeline, QueryTypeLogs:
+	case QueryTypeSearch:
+		var err error
+		if q, err = parseSearch(q); err != nil {
+			return q, err
+		}
+		return parseSources(q)
+	default:
+		return q, fmt.Errorf("unknown queryType %q: use %q, %q or %q", clip(q.QueryType), QueryTypeTimeline, QueryTypeLogs, QueryTypeSearch)
 	}
 	if q.TraceID == "" {
 		q.TraceID = q.Query
@@ -71,6 +84,17 @@ func ParseQuery(raw json.RawMessage, queryType string) (Query, error) {
 		}
 		q.SpanID = sid
 	}
+	if q, err = parseSources(q); err != nil {
+		return q, err
+	}
+	if q.Frames, err = normalizeFrames(q.QueryType, q.Frames); err != nil {
+		return q, err
+	}
+	return q, nil
+}
+
+// parseSources validates and deduplicates q.Sources.
+func parseSources(q Query) (Query, error) {
 	seen := map[string]bool{}
 	var sources []string
 	for _, s := range q.Sources {
@@ -85,8 +109,5 @@ func ParseQuery(raw json.RawMessage, queryType string) (Query, error) {
 		}
 	}
 	q.Sources = sources
-	if q.Frames, err = normalizeFrames(q.QueryType, q.Frames); err != nil {
-		return q, err
-	}
 	return q, nil
 }

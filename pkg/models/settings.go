@@ -405,6 +405,8 @@ type Settings struct {
 	// trace frame carries (panels.go).
 	Cache     CacheSettings     `json:"cache"`
 	TraceView TraceViewSettings `json:"traceView"`
+	// Search configures the search query (search.go).
+	Search SearchSettings `json:"search"`
 }
 
 // Secrets reports the secret values, so tests and log scrubbing can check
@@ -433,7 +435,7 @@ func LoadSettings(jsonData []byte, secure map[string]string) (*Settings, error) 
 			return nil, fmt.Errorf("%w: jsonData is not a JSON object: %s", ErrInvalidSettings, describeJSONError(err))
 		}
 		targets := map[string]any{"tempo": &s.Tempo, "loki": &s.Loki, "kafka": &s.Kafka, "window": &s.Window, "tiers": &s.Tiers,
-			"cache": &s.Cache, "traceView": &s.TraceView}
+			"cache": &s.Cache, "traceView": &s.TraceView, "search": &s.Search}
 		for name, raw := range sections {
 			target, ok := targets[name]
 			if !ok || string(raw) == "null" {
@@ -494,6 +496,7 @@ func (s *Settings) applyDefaults() {
 		s.Tiers[i].Color = strings.TrimSpace(s.Tiers[i].Color)
 	}
 	s.applyPanelDefaults()
+	s.Search = s.Search.WithDefaults()
 }
 
 // withDefaults trims the URL and gives an unset timeout its default.
@@ -738,6 +741,7 @@ func (s *Settings) Validate() error {
 		}
 	}
 	s.validatePanels(bad)
+	s.Search.validate(bad)
 	if len(errs) == 0 {
 		return nil
 	}

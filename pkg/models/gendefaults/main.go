@@ -79,6 +79,9 @@ import type { TierRule } from './types';
 		{"ALL_FRAMES", strList(models.AllFrames)},
 		{"DEFAULT_FRAMES", strList(models.DefaultFrames)},
 		{"MAX_TIER_NAME_LEN", num(models.MaxTierNameLen)},
+		{"DEFAULT_SEARCH_LIMIT", num(int64(s.Search.Limit))},
+		{"MAX_SEARCH_LIMIT", num(models.MaxSearchLimit)},
+		{"MAX_TRACEQL_LEN", num(models.MaxTraceQLLen)},
 	}
 	for _, c := range consts {
 		fmt.Fprintf(&b, "export const %s = %s;\n", c.name, c.value)
