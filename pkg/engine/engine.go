@@ -295,26 +295,13 @@ func (e *Engine) run(ctx context.Context, req Request) (*Outcome, error) {
 			st.Err = err
 			out.Notices = append(out.Notices, Notice{NoticeWarning, fmt.Sprintf("Tempo failed, logs were searched over the query's time range: %v", err)})
 		default:
-			trace = &res.Trace
 			st.Records = len(res.Trace.Spans)
-			if n, limit := len(trace.Spans), e.cfg.Tempo.MaxSpans; limit > 0 && n > limit {
-				trace.Spans = earliestSpans(trace.Spans, limit)
-				out.Notices = append(out.Notices, Notice{NoticeWarning, fmt.Sprintf("trace capped at %d of %d spans (tempo.maxSpans): the earliest-starting spans are shown", limit, n)})
-			}
 			out.TraceFound = len(res.Trace.Spans) > 0
-			if res.Partial {
-				msg := "Tempo returned a partial trace"
-				if res.Message != "" {
-					msg += ": " + res.Message
-				}
-				out.Notices = append(out.Notices, Notice{NoticeWarning, msg})
-			}
+			var notices []Notice
+			trace, notices = e.keepTrace(res)
+			out.Notices = append(out.Notices, notices...)
 		}
 		out.Statuses = append(out.Statuses, st)
-	}
-	if trace != nil {
-		timeline.AssignTiers(trace.Spans, e.cfg.Tiers)
-		trace.TierStyles = e.tierStyles
 	}
 
 	// 2. The log window: the trace's extent padded, else the query's range.
@@ -372,6 +359,28 @@ func (e *Engine) run(ctx context.Context, req Request) (*Outcome, error) {
 		return out, fmt.Errorf("%w: trace %s not found in Tempo, and no log lines found for it", tempo.ErrTraceNotFound, req.TraceID)
 	}
 	return out, nil
+}
+
+// keepTrace prepares a fetched trace for the merge: capped at
+// tempo.maxSpans, tiers assigned by the tier rules, with the notices a capped
+// or partial answer needs.
+func (e *Engine) keepTrace(res *tempo.Result) (*timeline.Trace, []Notice) {
+	var notices []Notice
+	trace := &res.Trace
+	if n, limit := len(trace.Spans), e.cfg.Tempo.MaxSpans; limit > 0 && n > limit {
+		trace.Spans = earliestSpans(trace.Spans, limit)
+		notices = append(notices, Notice{NoticeWarning, fmt.Sprintf("trace capped at %d of %d spans (tempo.maxSpans): the earliest-starting spans are shown", limit, n)})
+	}
+	if res.Partial {
+		msg := "Tempo returned a partial trace"
+		if res.Message != "" {
+			msg += ": " + res.Message
+		}
+		notices = append(notices, Notice{NoticeWarning, msg})
+	}
+	timeline.AssignTiers(trace.Spans, e.cfg.Tiers)
+	trace.TierStyles = e.tierStyles
+	return trace, notices
 }
 
 // earliestSpans keeps the limit earliest-starting spans: the root and the

@@ -55,17 +55,27 @@ func (e *Engine) startLogQueries(ctx context.Context, traceID string, want func(
 		q.wg.Add(1)
 		go func() {
 			defer q.wg.Done()
-			kctx, cancelKafka := context.WithTimeout(qctx, time.Duration(e.cfg.Kafka.Timeout))
-			defer cancelKafka()
-			q.kafkaRes = e.kafka.Read(kctx, traceID, kafka.Window{Start: from, End: to})
-			for i := range q.kafkaRes.Topics {
-				if t := &q.kafkaRes.Topics[i]; errors.Is(t.Err, context.DeadlineExceeded) && qctx.Err() == nil {
-					t.Err = fmt.Errorf("timed out after %s (kafka.timeout); lines found before are shown: %w", time.Duration(e.cfg.Kafka.Timeout), t.Err)
-				}
-			}
+			q.kafkaRes = e.readKafka(qctx, func(kctx context.Context) *kafka.Result {
+				return e.kafka.Read(kctx, traceID, kafka.Window{Start: from, End: to})
+			})
 		}()
 	}
 	return q
+}
+
+// readKafka runs read under kafka.timeout, which bounds the whole Kafka
+// search of a query, and names that setting in the error of every topic it
+// stopped (a cancelled query, ctx done, is not a timeout).
+func (e *Engine) readKafka(ctx context.Context, read func(context.Context) *kafka.Result) *kafka.Result {
+	kctx, cancel := context.WithTimeout(ctx, time.Duration(e.cfg.Kafka.Timeout))
+	defer cancel()
+	res := read(kctx)
+	for i := range res.Topics {
+		if t := &res.Topics[i]; errors.Is(t.Err, context.DeadlineExceeded) && ctx.Err() == nil {
+			t.Err = fmt.Errorf("timed out after %s (kafka.timeout); lines found before are shown: %w", time.Duration(e.cfg.Kafka.Timeout), t.Err)
+		}
+	}
+	return res
 }
 
 // wait waits for the queries to end.

@@ -32,3 +32,20 @@ func tempoLink(opts Options, title string) data.DataLink {
 		Query:         map[string]any{"queryType": "traceql", "query": "${__value.raw}"},
 	}}
 }
+
+// setTraceLinks gives a trace ID field its links: the trace's timeline in
+// this datasource and, with tempo.datasourceUid, the trace in Tempo. Links
+// need a target: without this datasource's uid (a frame built outside a
+// query) only the Tempo link can work.
+func setTraceLinks(f *data.Field, opts Options) {
+	var links []data.DataLink
+	if opts.DatasourceUID != "" {
+		links = append(links, timelineLink(opts, linkTitleOpenTimeline))
+	}
+	if opts.TempoUID != "" {
+		links = append(links, tempoLink(opts, linkTitleOpenInTempo))
+	}
+	if len(links) > 0 {
+		f.SetConfig(&data.FieldConfig{Links: links})
+	}
+}

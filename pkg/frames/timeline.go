@@ -109,19 +109,10 @@ func Timeline(m *timeline.Model, opts Options) *data.Frame {
 
 	spanField := data.NewField("spanId", nil, spanIDs)
 	traceField := data.NewField("traceId", nil, traceIDs)
-	// Links need a target: without this datasource's uid (a frame built
-	// outside a query) only the Tempo link can work.
-	var traceLinks []data.DataLink
 	if opts.DatasourceUID != "" {
 		spanField.SetConfig(&data.FieldConfig{Links: []data.DataLink{spanLogsLink(opts, "Logs of this span", "traceId")}})
-		traceLinks = append(traceLinks, timelineLink(opts, linkTitleOpenTimeline))
 	}
-	if opts.TempoUID != "" {
-		traceLinks = append(traceLinks, tempoLink(opts, linkTitleOpenInTempo))
-	}
-	if len(traceLinks) > 0 {
-		traceField.SetConfig(&data.FieldConfig{Links: traceLinks})
-	}
+	setTraceLinks(traceField, opts)
 	frame := data.NewFrame(NameTimeline,
 		data.NewField("time", nil, times),
 		data.NewField("offset", nil, offsets).SetConfig(&data.FieldConfig{Unit: "ms"}),
