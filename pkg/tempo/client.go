@@ -1,5 +1,5 @@
 // Package tempo fetches one trace by ID from Grafana Tempo and converts it to
-// timeline spans. It speaks the v2 trace-by-ID API in protobuf, falls back to
+// timeline spans, and finds traces with a TraceQL search (Search). It speaks the v2 trace-by-ID API in protobuf, falls back to
 // v1 for older Tempo, accepts JSON when a server ignores Accept, and names
 // every failure (not found, upstream status, unreachable, timeout, decode) so
 // the plugin can turn it into a precise frame notice or health message.
