@@ -3,8 +3,10 @@
 package upstreamtest
 
 import (
+	"net"
 	"net/http"
 	"sync/atomic"
+	"testing"
 )
 
 // Busy answers its first refusals requests with status (429 or 503, say)
@@ -27,4 +29,19 @@ func (b *Busy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b.Next.ServeHTTP(w, r)
+}
+
+// ClosedAddr is a loopback host:port nothing listens on: a request to it
+// is refused at once, the upstream-unreachable case.
+func ClosedAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return addr
 }

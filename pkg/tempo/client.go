@@ -1,5 +1,5 @@
 // Package tempo fetches one trace by ID from Grafana Tempo and converts it to
-// timeline spans. It speaks the v2 trace-by-ID API in protobuf, falls back to
+// timeline spans, and finds traces with a TraceQL search (Search). It speaks the v2 trace-by-ID API in protobuf, falls back to
 // v1 for older Tempo, accepts JSON when a server ignores Accept, and names
 // every failure (not found, upstream status, unreachable, timeout, decode) so
 // the plugin can turn it into a precise frame notice or health message.
@@ -34,6 +34,18 @@ const acceptProtobuf = "application/protobuf"
 // whole Unix seconds, so Start is rounded down and End up.
 type TimeRange struct {
 	Start, End time.Time
+}
+
+// query is tr as Tempo's start and end parameters.
+func (tr TimeRange) query() url.Values {
+	q := url.Values{}
+	q.Set("start", strconv.FormatInt(tr.Start.Unix(), 10))
+	end := tr.End.Unix()
+	if tr.End.Nanosecond() > 0 {
+		end++
+	}
+	q.Set("end", strconv.FormatInt(end, 10))
+	return q
 }
 
 // Result is a decoded trace-by-ID answer.
@@ -140,14 +152,7 @@ func (c *Client) TraceByIDWithExtent(ctx context.Context, traceID string, tr *Ti
 func (c *Client) fetchTrace(ctx context.Context, api string, tr *TimeRange, onExtent func(Extent), path ...string) (*Result, error) {
 	u := c.base.JoinPath(path...)
 	if tr != nil {
-		q := url.Values{}
-		q.Set("start", strconv.FormatInt(tr.Start.Unix(), 10))
-		end := tr.End.Unix()
-		if tr.End.Nanosecond() > 0 {
-			end++
-		}
-		q.Set("end", strconv.FormatInt(end, 10))
-		u.RawQuery = q.Encode()
+		u.RawQuery = tr.query().Encode()
 	}
 	resp, err := c.get(ctx, u, acceptProtobuf)
 	if err != nil {
@@ -157,14 +162,8 @@ func (c *Client) fetchTrace(ctx context.Context, api string, tr *TimeRange, onEx
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return nil, readStatusError(resp)
 	}
-	body, err := io.ReadAll(resp.Body)
+	body, err := c.readBody(ctx, resp.Body)
 	if err != nil {
-		err := c.transportError(ctx, "reading the answer from", err)
-		if err.Kind == ErrUnreachable {
-			// Tempo answered, but the body broke off: an unreadable
-			// answer, as Loki's cut bodies are (docs/FAULTS.md).
-			err.Kind = upstream.ErrBadResponse
-		}
 		return nil, err
 	}
 	contentType := resp.Header.Get("Content-Type")
@@ -259,6 +258,21 @@ func (c *Client) transportError(ctx context.Context, doing string, err error) *u
 		kind, msg = ErrTimeout, fmt.Sprintf("Tempo at %s did not answer within %s", c.host, c.timeout)
 	}
 	return &upstream.Error{Upstream: upstream.Tempo, Kind: kind, Message: msg + ": " + cause.Error(), Err: cause}
+}
+
+// readBody reads a 2xx answer's body. A read that fails after Tempo
+// answered is classified like a failed exchange, except that a body broken
+// off is an unreadable answer, as Loki's cut bodies are (docs/FAULTS.md).
+func (c *Client) readBody(ctx context.Context, body io.Reader) ([]byte, error) {
+	b, err := io.ReadAll(body)
+	if err != nil {
+		err := c.transportError(ctx, "reading the answer from", err)
+		if err.Kind == ErrUnreachable {
+			err.Kind = upstream.ErrBadResponse
+		}
+		return nil, err
+	}
+	return b, nil
 }
 
 func readStatusError(resp *http.Response) *upstream.Error {

@@ -5,9 +5,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/traceweave/traceweave/internal/upstream"
+	"github.com/traceweave/traceweave/internal/upstreamtest"
 	"github.com/traceweave/traceweave/pkg/models"
 	"github.com/traceweave/traceweave/pkg/timeline"
 )
@@ -56,11 +57,16 @@ type fakeTempo struct {
 
 	mu    sync.Mutex
 	paths []string
+	// queries and headers are each request's, in the order of paths.
+	queries []url.Values
+	headers []http.Header
 }
 
 func (f *fakeTempo) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.paths = append(f.paths, r.URL.Path)
+	f.queries = append(f.queries, r.URL.Query())
+	f.headers = append(f.headers, r.Header.Clone())
 	f.mu.Unlock()
 	if r.Method != http.MethodGet {
 		f.t.Errorf("%s %s: want GET", r.Method, r.URL.Path)
@@ -104,6 +110,13 @@ func (f *fakeTempo) requested() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]string(nil), f.paths...)
+}
+
+// request is the query and headers of the i-th request.
+func (f *fakeTempo) request(i int) (url.Values, http.Header) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.queries[i], f.headers[i]
 }
 
 func fixture(t testing.TB, name string) []byte {
@@ -368,12 +381,9 @@ func TestTraceByIDTimeout(t *testing.T) {
 }
 
 func TestTraceByIDConnectionRefused(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := l.Addr().String()
-	require.NoError(t, l.Close())
+	addr := upstreamtest.ClosedAddr(t)
 	c := newTestClient(t, "http://"+addr, 2*time.Second)
-	_, err = c.TraceByID(context.Background(), fixtureTraceID, nil)
+	_, err := c.TraceByID(context.Background(), fixtureTraceID, nil)
 	require.ErrorIs(t, err, ErrUnreachable)
 	assert.Contains(t, err.Error(), "Tempo at "+addr)
 	assert.Contains(t, err.Error(), "connection refused")
@@ -446,11 +456,8 @@ func TestCheckHealth(t *testing.T) {
 		})
 	}
 	t.Run("unreachable", func(t *testing.T) {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		addr := l.Addr().String()
-		require.NoError(t, l.Close())
-		err = newTestClient(t, "http://"+addr, time.Second).CheckHealth(context.Background())
+		addr := upstreamtest.ClosedAddr(t)
+		err := newTestClient(t, "http://"+addr, time.Second).CheckHealth(context.Background())
 		require.ErrorIs(t, err, ErrUnreachable)
 		assert.Contains(t, err.Error(), addr)
 	})

@@ -21,6 +21,11 @@ var (
 	// decode (unknown content type, corrupt protobuf or JSON). Such an
 	// error is also upstream.ErrBadResponse.
 	ErrDecode = errors.New("cannot decode the Tempo response")
+	// ErrInvalidSearch means a SearchRequest cannot be asked (no TraceQL,
+	// a limit out of range, no or an inverted time range); Tempo is not
+	// called. The query parser refuses such queries first, so reaching it
+	// is a caller's bug.
+	ErrInvalidSearch = errors.New("invalid search request")
 	// ErrUnreachable means no HTTP answer came back: connection refused,
 	// DNS failure, TLS failure, connection reset.
 	ErrUnreachable = upstream.ErrUnreachable

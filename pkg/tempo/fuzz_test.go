@@ -3,7 +3,13 @@ package tempo
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"testing"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/traceweave/traceweave/pkg/models"
 )
 
 // FuzzDecode feeds arbitrary answers to the response decoder: whatever a
@@ -46,6 +52,75 @@ func FuzzDecode(f *testing.F) {
 		}
 		if _, err := json.Marshal(res.Trace); err != nil {
 			t.Fatalf("decoded trace is not JSON-encodable: %v", err)
+		}
+	})
+}
+
+// FuzzDecodeSearch feeds arbitrary bodies to the search decoder: whatever a
+// Tempo or a proxy sends, decodeSearch returns hits or ErrDecode, never
+// panics, and a hit's trace ID is always a normalised one (the IDs become
+// LogQL filters and Kafka prefilters), each once, at most limit of them.
+func FuzzDecodeSearch(f *testing.F) {
+	f.Add(fixture(f, "tempo_search_traceql.json"), uint8(20))
+	f.Add(fixture(f, "tempo_search_traceql.json"), uint8(0))
+	f.Add([]byte(`{"traces":[{"traceID":"abc\") or x=\"1"},{"traceID":"ABC","durationMs":"7"},{"traceID":"abc"},{"traceID":7}]}`), uint8(1))
+	f.Add([]byte(`{"traces":[{"traceID":"a1","startTimeUnixNano":1,"serviceStats":{"s":{"spanCount":"2","errorCount":null}}}],"metrics":{}}`), uint8(2))
+	f.Add(fixture(f, "tempo_trace_v2.json"), uint8(3))
+	f.Fuzz(func(t *testing.T, body []byte, limit uint8) {
+		lim := int(limit)%(models.MaxSearchLimit) + 1
+		res, err := decodeSearch(body, lim)
+		if err != nil {
+			if !errors.Is(err, ErrDecode) {
+				t.Fatalf("unclassified error: %v", err)
+			}
+			if res != nil {
+				t.Fatalf("result %+v alongside error %v", res, err)
+			}
+			return
+		}
+		if len(res.Hits) > lim {
+			t.Fatalf("%d hits for limit %d", len(res.Hits), lim)
+		}
+		seen := map[string]bool{}
+		for _, h := range res.Hits {
+			if id, err := models.NormalizeTraceID(h.TraceID); err != nil || id != h.TraceID {
+				t.Fatalf("hit ID %q is not a normalised trace ID", h.TraceID)
+			}
+			if seen[h.TraceID] {
+				t.Fatalf("trace %s twice", h.TraceID)
+			}
+			seen[h.TraceID] = true
+			if h.StartNs < 0 || h.DurationNs < 0 || h.DurationNs%int64(time.Millisecond) != 0 {
+				t.Fatalf("hit %s: start %d, duration %d", h.TraceID, h.StartNs, h.DurationNs)
+			}
+			for _, st := range h.Services {
+				if st.Spans < 0 || st.Errors < 0 {
+					t.Fatalf("hit %s: negative counts %+v", h.TraceID, st)
+				}
+			}
+		}
+		if res.Dropped < 0 || res.Dropped == 0 && res.DroppedExample != "" {
+			t.Fatalf("dropped %d, example %q", res.Dropped, res.DroppedExample)
+		}
+		if utf8.RuneCountInString(res.DroppedExample) > maxDroppedExample || !utf8.ValidString(res.DroppedExample) {
+			t.Fatalf("dropped example %q is not clipped", res.DroppedExample)
+		}
+		for _, r := range res.DroppedExample {
+			if !unicode.IsPrint(r) {
+				t.Fatalf("dropped example %q holds %q", res.DroppedExample, r)
+			}
+		}
+		if res.More && len(res.Hits)+res.Dropped == 0 {
+			t.Fatal("more than the limit, but nothing returned or dropped")
+		}
+		// The limit cuts Tempo's order and changes nothing else.
+		all, err := decodeSearch(body, models.MaxSearchLimit+1)
+		if err != nil {
+			t.Fatalf("readable with limit %d, not without: %v", lim, err)
+		}
+		if len(all.Hits) < len(res.Hits) || !reflect.DeepEqual(all.Hits[:len(res.Hits)], res.Hits) ||
+			len(all.Hits) > len(res.Hits) && len(res.Hits) < lim || all.Dropped != res.Dropped || all.DroppedExample != res.DroppedExample {
+			t.Fatalf("limit %d: %+v is not the start of %+v", lim, res, all)
 		}
 	})
 }
