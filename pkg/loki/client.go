@@ -644,6 +644,9 @@ func (c *Client) readInstant(ctx context.Context, query string, ts int64, limit 
 // page makes one query_range request, once it holds one of the requests
 // tokens (nil: no bound).
 func (c *Client) page(ctx context.Context, requests chan struct{}, query string, start, end int64, limit int) (got []entry, err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, c.transportError(ctx, err)
+	}
 	if requests != nil {
 		select {
 		case requests <- struct{}{}:
