@@ -51,7 +51,8 @@ const (
 //
 // The IDs are chunked: at most maxBatchIDs per expression and
 // maxBatchQueryBytes of expression (an expression of one ID is never cut),
-// in chunks of equal size, in the order given; repeated IDs are asked once.
+// in chunks of equal size (give or take one), in the order given; repeated
+// IDs are asked once.
 // Every ID is normalised (models.NormalizeTraceID) because it is embedded
 // in LogQL: one that is not a trace ID returns nil, as do an unknown filter
 // and no IDs.
