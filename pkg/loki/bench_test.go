@@ -2,8 +2,15 @@ package loki
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/traceweave/traceweave/pkg/models"
+	"github.com/traceweave/traceweave/pkg/timeline"
 )
 
 // benchPage is a 5000-line categorize-labels page shaped like the recorded
@@ -54,4 +61,84 @@ func BenchmarkDecodeLokiResponse(b *testing.B) {
 		n += len(entries)
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "records/s")
+}
+
+// BenchmarkBatchFilterPerLine measures what a batch filter costs a Loki per
+// scanned line as its IDs grow (the figures maxBatchIDs cites), on a
+// 200-byte line naming none of them, as the fake Loki evaluates it: auto's
+// template through text/template, with the label map Loki hands it; the
+// line filter through Go's regexp, which Loki runs when it cannot turn the
+// alternation into substring searches.
+func BenchmarkBatchFilterPerLine(b *testing.B) {
+	line := fakeLine{stream: map[string]string{"service_name": "go-api"}, sm: map[string]string{"severity_text": "INFO"},
+		line: `level=info msg="GET /api/orders/123" service=go-api span_id=00f067aa0ba90201 duration_ms=12 user=alice region=eu-west-1 ` + strings.Repeat("x", 60)}
+	for _, filter := range []string{models.TraceFilterAuto, models.TraceFilterLine} {
+		for _, n := range []int{1, 10, maxBatchIDs} {
+			match, err := parseTraceFilter(BuildBatchQueries(models.DefaultLokiSelector, filter, batchIDs(n))[0])
+			require.NoError(b, err)
+			b.Run(fmt.Sprintf("%s/ids=%d", filter, n), func(b *testing.B) {
+				for b.Loop() {
+					if match(line) {
+						b.Fatal("matched a line naming none of the IDs")
+					}
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkQueryTraces reads the lines of 20 traces × 1000 lines,
+// interleaved in one group, through QueryTraces, and the same traces one
+// trace query each, against a Loki evaluating the filters (its answers for
+// each query are computed once, outside the timing).
+func BenchmarkQueryTraces(b *testing.B) {
+	ids := batchIDs(20)
+	lines := batchLines(ids, 20*1000, pageBase)
+	group := timeline.WindowGroup{StartNs: pageBase, EndNs: pageBase + int64(len(lines))*1000, TraceIDs: ids}
+	f := &fakeLoki{eval: &filterEval{all: lines}}
+	srv := startFake(b, f)
+	c := newTestClient(b, srv.URL, func(s *models.LokiSettings) {
+		s.MaxLines = models.DefaultLokiMaxLines
+		s.ParallelQueries = models.DefaultLokiParallelQueries
+	})
+	batch := func() (int, error) {
+		res, err := c.QueryTraces(context.Background(), []timeline.WindowGroup{group})
+		if err != nil {
+			return 0, err
+		}
+		return len(res.Records), nil
+	}
+	perTrace := func() (int, error) {
+		n := 0
+		for _, id := range ids {
+			res, err := c.Query(context.Background(), id, group.StartNs, group.EndNs)
+			if err != nil {
+				return 0, err
+			}
+			n += len(res.Records)
+		}
+		return n, nil
+	}
+	for _, run := range []struct {
+		name string
+		read func() (int, error)
+	}{{"batch", batch}, {"per trace", perTrace}} {
+		if n, err := run.read(); err != nil || n == 0 { // fills the fake's answers
+			b.Fatalf("warm-up: %d lines, %v", n, err)
+		}
+		b.Run(run.name, func(b *testing.B) {
+			f.log = requestLog{}
+			b.ReportAllocs()
+			n := 0
+			for b.Loop() {
+				got, err := run.read()
+				if err != nil {
+					b.Fatal(err)
+				}
+				n += got
+			}
+			b.ReportMetric(float64(len(f.log.all()))/float64(b.N), "requests/op")
+			b.ReportMetric(float64(n)/float64(b.N), "lines/op")
+		})
+	}
 }

@@ -1,7 +1,8 @@
-// Package loki finds the log lines of one trace in Grafana Loki: it builds
-// the LogQL trace filter, pages through query_range without losing or
-// repeating lines, and decodes the answer into timeline.LogRecords with
-// service, severity and trace/span IDs filled in.
+// Package loki finds the log lines of one trace in Grafana Loki, or of the
+// many traces a search found at once (QueryTraces): it builds the LogQL
+// trace filter, pages through query_range without losing or repeating
+// lines, and decodes the answer into timeline.LogRecords with service,
+// severity and trace/span IDs filled in.
 package loki
 
 import (
@@ -163,32 +164,66 @@ func (c *Client) Query(ctx context.Context, traceID string, startNs, endNs int64
 	if len(queries) == 0 {
 		return nil, fmt.Errorf("%w: loki.traceFilter %q", models.ErrInvalidSettings, clip(c.filter, 40))
 	}
-	return c.run(ctx, queries, startNs, endNs)
+	res, _, err := c.run(ctx, passesOver(queries, startNs, endNs))
+	return res, err
 }
 
-// run pages through each query in turn and unions their lines.
-func (c *Client) run(ctx context.Context, queries []string, startNs, endNs int64) (*Result, error) {
-	col := &collector{res: &Result{}, max: c.maxTotal}
-	if len(queries) > 1 {
+// pass is one LogQL expression read over one time range [start, end): a
+// trace query is one, a search one per group of windows and chunk of IDs
+// (QueryTraces).
+type pass struct {
+	query      string
+	start, end int64
+}
+
+// passesOver is each query over the same range.
+func passesOver(queries []string, start, end int64) []pass {
+	ps := make([]pass, len(queries))
+	for i, q := range queries {
+		ps[i] = pass{q, start, end}
+	}
+	return ps
+}
+
+// run reads passes and unions their lines; it returns how many passes it
+// started. One pass is read page after page (with parallel slots, see
+// paginateFrom); several are read with up to loki.parallelQueries of them
+// at once and joined in pass order (see passPlan), so the lines kept at
+// loki.maxTotalLines and the error after a failed request are those of
+// reading them one after the other. Lines that passes overlapping in time
+// both return are kept once.
+func (c *Client) run(ctx context.Context, passes []pass) (*Result, int, error) {
+	col := &collector{res: &Result{}, max: c.maxTotal, requests: make(chan struct{}, c.parallel)}
+	if overlapping(passes) {
 		col.union = make(map[lineKey]int)
 	}
 	var err error
-	for _, q := range queries {
-		col.local = nil
-		if col.union != nil {
-			col.local = make(map[lineKey]int)
-		}
-		if err = c.paginate(ctx, q, startNs, endNs, col); err != nil || col.res.Truncated {
-			break
-		}
+	started := len(passes)
+	if len(passes) == 1 {
+		err = c.paginate(ctx, passes[0].query, passes[0].start, passes[0].end, col)
+	} else {
+		started, err = c.readConcurrently(ctx, &passPlan{passes: passes, parallel: c.parallel}, col, c.parallel)
 	}
 	res := col.res
-	// One query's lines arrive in time order (every page is sorted where it
-	// is read, see page); a second query's lines follow the first's.
+	// One pass's lines arrive in time order (every page is sorted where it
+	// is read, see page); a second pass's lines follow the first's.
 	if byTime := func(a, b timeline.LogRecord) int { return cmp.Compare(a.TimeNs, b.TimeNs) }; !slices.IsSortedFunc(res.Records, byTime) {
 		slices.SortStableFunc(res.Records, byTime)
 	}
-	return res, err
+	return res, started, err
+}
+
+// overlapping reports whether two passes share some time: only then can
+// one line come from two of them.
+func overlapping(passes []pass) bool {
+	byStart := slices.SortedFunc(slices.Values(passes), func(a, b pass) int { return cmp.Compare(a.start, b.start) })
+	for i := 1; i < len(byStart); i++ {
+		if byStart[i].start < byStart[i-1].end {
+			return true
+		}
+		byStart[i].end = max(byStart[i].end, byStart[i-1].end) // the latest end so far
+	}
+	return false
 }
 
 // lineKey identifies a line: Loki keeps one copy of identical lines of a stream.
@@ -204,21 +239,34 @@ func keyOf(e *entry) lineKey { return lineKey{e.stream, e.rec.TimeNs, e.rec.Body
 type collector struct {
 	res *Result
 	max int
-	// union and local deduplicate across queries (nil with one query): a
-	// line is kept when this query has returned it more often than all
-	// earlier queries together.
+	// union and local deduplicate across passes (nil unless passes overlap
+	// in time, see run): a line is kept when this pass has returned it more
+	// often than all earlier passes together.
 	union, local map[lineKey]int
-	// ofSlot marks the collector of one slot (see readSlots): it keeps
-	// whole entries, for the query's collector to add in time order.
+	// ofSlot marks the collector of one slot (see readConcurrently): it
+	// keeps whole entries, for the query's collector to add in order.
 	ofSlot  bool
 	entries []entry
+	// requests holds a token per query_range request in flight, shared by
+	// every collector of one run: loki.parallelQueries bounds the requests
+	// of a search's passes and their slots together, as it bounds those of
+	// one query.
+	requests chan struct{}
 }
 
-func (c *collector) full() bool {
+// kept is how many lines the collector holds.
+func (c *collector) kept() int {
 	if c.ofSlot {
-		return len(c.entries) >= c.max
+		return len(c.entries)
 	}
-	return len(c.res.Records) >= c.max
+	return len(c.res.Records)
+}
+
+func (c *collector) full() bool { return c.kept() >= c.max }
+
+// child is the collector of one slot of c's read.
+func (c *collector) child() *collector {
+	return &collector{res: &Result{}, max: c.max, ofSlot: true, requests: c.requests}
 }
 
 // add keeps e; false means the cap was already reached.
@@ -266,7 +314,7 @@ func (c *Client) paginateFrom(ctx context.Context, query string, start, end int6
 			col.res.Truncated = true
 			return nil
 		}
-		entries, err := c.page(ctx, query, start, end, limit)
+		entries, err := c.page(ctx, col.requests, query, start, end, limit)
 		col.res.Pages++
 		if err != nil {
 			return err
@@ -331,13 +379,34 @@ func lineSpan(entries []entry) int64 {
 	return max(entries[len(entries)-1].rec.TimeNs-entries[0].rec.TimeNs, 1)
 }
 
-// slot is one time range of a query read on its own, page after page.
+// slot is one time range of one query read on its own, page after page,
+// into its own collector.
 type slot struct {
+	query    string
 	from, to int64
+	// parallel is the slot's own paginateFrom parallel: a search's pass may
+	// be read in time slots itself.
+	parallel int
 	boundary map[lineKey]int
 	col      *collector
 	err      error
 	cancel   context.CancelFunc
+}
+
+// slotPlan hands readConcurrently its slots, in the order their lines are
+// joined.
+type slotPlan interface {
+	// next is the slot to start next; thin reports that a slot just
+	// finished with few lines (see timeSlots).
+	next(thin bool) *slot
+	// done reports that every slot has been handed out.
+	done() bool
+	// trims reports that a line a Loki returns at its slot's end instant
+	// belongs to the next slot (time slots of one query).
+	trims() bool
+	// rest sets col.res.Truncated after the read stopped short at the cap:
+	// whether Loki has lines in what was never started.
+	rest(ctx context.Context, c *Client, col *collector) error
 }
 
 // readSlots reads [from, end) of a query after a full first page whose
@@ -350,49 +419,117 @@ type slot struct {
 // but the last few holds that many lines, so there are at most about four
 // slots per page of lines.
 //
-// The slots' lines are added to col slot after slot, so col receives them
-// in the order a page-by-page reader would: the same lines, the same cut at
-// loki.maxTotalLines (every page is sorted by time where it is read, see
-// sortByTime), the same error after the lines read before it.
 // The first slot starts with boundary, the lines at from the first page
 // returned. A line a Loki returns at its slot's end instant belongs to the
 // next slot (query_range ends are exclusive) and is dropped from the
-// earlier one. No slot is started once the slots read hold the lines the
-// cap still allows (with one query: a second query's lines that the first
-// returned do not count), and what was not read is then reported as
-// truncated, as a page-by-page reader stopping at the cap does.
+// earlier one. How the slots are started and joined is readConcurrently's.
 func (c *Client) readSlots(ctx context.Context, query string, from, end int64, boundary map[lineKey]int, col *collector, width int64, parallel int) error {
+	_, err := c.readConcurrently(ctx, &timeSlots{query: query, from: from, end: end, width: width, boundary: boundary}, col, parallel)
+	return err
+}
+
+// timeSlots is the slotPlan of readSlots.
+type timeSlots struct {
+	query     string
+	from, end int64
+	width     int64
+	boundary  map[lineKey]int
+	last      bool // the final slot, up to end, is handed out
+}
+
+func (p *timeSlots) next(thin bool) *slot {
+	to := p.end
+	if !thin && p.end-p.from > p.width {
+		to = p.from + p.width
+	}
+	sl := &slot{query: p.query, from: p.from, to: to, parallel: 1, boundary: p.boundary}
+	p.from, p.last, p.boundary = to, to == p.end, nil
+	return sl
+}
+
+func (p *timeSlots) done() bool  { return p.last }
+func (p *timeSlots) trims() bool { return true }
+
+// rest asks for one line of what is left: one is enough to tell.
+func (p *timeSlots) rest(ctx context.Context, c *Client, col *collector) error {
+	probe, err := c.page(ctx, col.requests, p.query, p.from, p.end, 1)
+	col.res.Pages++
+	if err != nil {
+		return err
+	}
+	col.res.Truncated = len(probe) > 0
+	return nil
+}
+
+// passPlan is the slotPlan of run's passes: each pass is a slot, read with
+// parallel slots of its own when its first page is full (the run's
+// collector's request tokens keep the requests at once within parallel).
+type passPlan struct {
+	passes   []pass
+	parallel int
+	i        int // passes handed out
+}
+
+func (p *passPlan) next(bool) *slot {
+	ps := p.passes[p.i]
+	p.i++
+	return &slot{query: ps.query, from: ps.start, to: ps.end, parallel: p.parallel}
+}
+
+func (p *passPlan) done() bool { return p.i == len(p.passes) }
+
+// trims is false: a pass's lines are all its own, as a trace query's are.
+func (p *passPlan) trims() bool { return false }
+
+// rest asks each pass never started for one line until one has some: the
+// cap only stops a read early when passes do not overlap (see capped in
+// readConcurrently), so any line of theirs is one more line.
+func (p *passPlan) rest(ctx context.Context, c *Client, col *collector) error {
+	for _, ps := range p.passes[p.i:] {
+		probe, err := c.page(ctx, col.requests, ps.query, ps.start, ps.end, 1)
+		col.res.Pages++
+		if err != nil || len(probe) > 0 {
+			col.res.Truncated = err == nil
+			return err
+		}
+	}
+	return nil
+}
+
+// readConcurrently reads the slots of plan with up to parallel at once,
+// each into its own collector, and returns how many it started.
+//
+// The slots' lines are added to col slot after slot, so col receives them
+// in the order a reader of one slot after the other would: the same lines,
+// the same cut at loki.maxTotalLines (every page is sorted by time where it
+// is read, see sortByTime), the same error after the lines read before it.
+// No slot is started once the slots read hold the lines the cap still
+// allows (with overlapping passes: a later pass's lines that an earlier
+// one returned do not count), and what was not read is then reported as
+// truncated, as a reader stopping at the cap does (plan.rest).
+func (c *Client) readConcurrently(ctx context.Context, plan slotPlan, col *collector, parallel int) (int, error) {
 	var slots []*slot
 	finished := make(chan *slot)
 	inFlight, gathered := 0, 0
-	next, last := from, false // next: start of the range not yet asked; last: the final slot is asked
-	stop := false             // a slot failed or hit the cap, or the cap is covered
-	launch := func(to int64) {
+	stop := false // a slot failed or hit the cap, or the cap is covered
+	launch := func(sl *slot) {
 		sctx, cancel := context.WithCancel(ctx)
-		sl := &slot{from: next, to: to, col: &collector{res: &Result{}, max: col.max, ofSlot: true}, cancel: cancel}
-		if len(slots) == 0 {
-			sl.boundary = boundary
-		}
+		sl.col, sl.cancel = col.child(), cancel
 		slots = append(slots, sl)
-		next, last = to, to == end
 		inFlight++
 		go func() {
-			sl.err = c.paginateFrom(sctx, query, sl.from, sl.to, sl.boundary, sl.col, 1)
+			sl.err = c.paginateFrom(sctx, sl.query, sl.from, sl.to, sl.boundary, sl.col, sl.parallel)
 			finished <- sl
 		}()
 	}
 	// Slots in flight are counted a page each: no slot is started that the
 	// cap could not use.
 	capped := func() bool {
-		return col.union == nil && gathered+inFlight*c.maxLines >= col.max-len(col.res.Records)
+		return col.union == nil && gathered+inFlight*c.maxLines >= col.max-col.kept()
 	}
 	for {
-		for !stop && !last && inFlight < parallel && (inFlight == 0 || !capped()) {
-			to := end
-			if end-next > width {
-				to = next + width
-			}
-			launch(to)
+		for !stop && !plan.done() && inFlight < parallel && (inFlight == 0 || !capped()) {
+			launch(plan.next(false))
 		}
 		if inFlight == 0 {
 			break
@@ -412,8 +549,8 @@ func (c *Client) readSlots(ctx context.Context, query string, from, end int64, b
 		if inFlight == 0 && capped() {
 			stop = true
 		}
-		if !stop && !last && len(sl.col.entries) < max(1, c.maxLines/4) && (inFlight == 0 || !capped()) {
-			launch(end)
+		if !stop && !plan.done() && len(sl.col.entries) < max(1, c.maxLines/4) && (inFlight == 0 || !capped()) {
+			launch(plan.next(true))
 		}
 	}
 
@@ -424,40 +561,42 @@ func (c *Client) readSlots(ctx context.Context, query string, from, end int64, b
 		total += len(sl.col.entries)
 	}
 	// One allocation for the joined lines, instead of doubling through them.
-	col.res.Records = slices.Grow(col.res.Records, min(total, col.max-len(col.res.Records)))
+	if room := min(total, col.max-col.kept()); col.ofSlot {
+		col.entries = slices.Grow(col.entries, room)
+	} else {
+		col.res.Records = slices.Grow(col.res.Records, room)
+	}
 	for i, sl := range slots {
 		cc := sl.col
 		col.res.Notices = append(col.res.Notices, cc.res.Notices...)
+		if col.union != nil {
+			col.local = make(map[lineKey]int)
+		}
+		trim := plan.trims() && i < len(slots)-1
 		for j := range cc.entries {
 			e := &cc.entries[j]
-			if i < len(slots)-1 && e.rec.TimeNs >= sl.to {
+			if trim && e.rec.TimeNs >= sl.to {
 				continue
 			}
 			if !col.add(e) {
 				col.res.Truncated = true
-				return nil
+				return len(slots), nil
 			}
 		}
 		if sl.err != nil {
-			return sl.err
+			return len(slots), sl.err
 		}
 		if cc.res.Truncated {
 			col.res.Truncated = true
-			return nil
+			return len(slots), nil
 		}
 	}
-	if !last {
-		// Stopped short of end because the slots held the lines the cap
-		// allows and col took them all: whether Loki has more decides
-		// Truncated. One line is enough to tell.
-		probe, err := c.page(ctx, query, next, end, 1)
-		col.res.Pages++
-		if err != nil {
-			return err
-		}
-		col.res.Truncated = len(probe) > 0
+	if !plan.done() {
+		// Stopped short because the slots held the lines the cap allows
+		// and col took them all: whether Loki has more decides Truncated.
+		return len(slots), plan.rest(ctx, c, col)
 	}
-	return nil
+	return len(slots), nil
 }
 
 // readInstant reads the lines of one timestamp ts, [ts, ts+1), with a
@@ -468,7 +607,7 @@ func (c *Client) readInstant(ctx context.Context, query string, ts int64, limit 
 	var best []entry
 	fits := false
 	for l := limit * 2; l <= limit*maxInstantGrowth; l *= 2 {
-		entries, err := c.page(ctx, query, ts, ts+1, l)
+		entries, err := c.page(ctx, col.requests, query, ts, ts+1, l)
 		col.res.Pages++
 		if upstream.StatusOf(err) == http.StatusBadRequest {
 			break // the limit is above what this Loki allows
@@ -502,8 +641,20 @@ func (c *Client) readInstant(ctx context.Context, query string, ts int64, limit 
 	return nil
 }
 
-// page makes one query_range request.
-func (c *Client) page(ctx context.Context, query string, start, end int64, limit int) (got []entry, err error) {
+// page makes one query_range request, once it holds one of the requests
+// tokens (nil: no bound).
+func (c *Client) page(ctx context.Context, requests chan struct{}, query string, start, end int64, limit int) (got []entry, err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, c.transportError(ctx, err)
+	}
+	if requests != nil {
+		select {
+		case requests <- struct{}{}:
+			defer func() { <-requests }()
+		case <-ctx.Done():
+			return nil, c.transportError(ctx, ctx.Err())
+		}
+	}
 	ctx, span := startPageSpan(ctx, start, end, limit)
 	defer func() { endPageSpan(ctx, span, len(got), err) }()
 	q := url.Values{}

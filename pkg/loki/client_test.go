@@ -74,14 +74,19 @@ func fixtureServer(t *testing.T, wantQuery, file string, status int) (*httptest.
 	return srv, &calls
 }
 
-func TestQueryRecordedFixtures(t *testing.T) {
+// recordedCase is a recorded answer of Loki to the trace filter of one mode.
+type recordedCase struct {
+	name, filter, query, file string
+	want                      []fixtureLine
+}
+
+// recordedCases are the recorded answers for the fixture trace, each with
+// the query that was recorded and the lines it must decode to.
+func recordedCases() []recordedCase {
 	structured := `{service_name=~".+"} | trace_id="` + fixtureTraceID + `"`
 	line := `{service_name=~".+"} |= "` + fixtureTraceID + `"`
 	auto := BuildQueries(models.DefaultLokiSelector, models.TraceFilterAuto, fixtureTraceID)[0]
-	cases := []struct {
-		name, filter, query, file string
-		want                      []fixtureLine
-	}{
+	return []recordedCase{
 		{"structured categorized", models.TraceFilterStructured, structured, "loki_query_range_sm_filter_categorized.json", smLines},
 		{"structured plain", models.TraceFilterStructured, structured, "loki_query_range_sm_filter.json", smLines},
 		{"line categorized", models.TraceFilterLine, line, "loki_query_range_linefilter_categorized.json", lineFilterLines},
@@ -90,7 +95,10 @@ func TestQueryRecordedFixtures(t *testing.T) {
 		// structured filter finds (a superset of the line filter's).
 		{"auto categorized", models.TraceFilterAuto, auto, "loki_query_range_sm_filter_categorized.json", smLines},
 	}
-	for _, tc := range cases {
+}
+
+func TestQueryRecordedFixtures(t *testing.T) {
+	for _, tc := range recordedCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			srv, calls := fixtureServer(t, tc.query, tc.file, http.StatusOK)
 			c := newTestClient(t, srv.URL, func(s *models.LokiSettings) { s.TraceFilter = tc.filter })

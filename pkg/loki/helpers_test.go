@@ -104,8 +104,11 @@ type fakeLine struct {
 // refused with Loki's 400 text. Lines are looked up by the exact LogQL, so
 // the test also asserts the query.
 type fakeLoki struct {
-	t          testing.TB
-	byQuery    map[string][]fakeLine
+	t       testing.TB
+	byQuery map[string][]fakeLine
+	// eval, when set, evaluates each query's trace filter over its lines
+	// (see evalTraceFilter) instead of looking the query up in byQuery.
+	eval       *filterEval
 	maxEntries int
 	wantLimit  int
 	// failAfter > 0 answers 502 to every request after the first failAfter.
@@ -137,6 +140,14 @@ func (f *fakeLoki) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	assertCommonHeaders(f.t, r)
 	q := r.URL.Query()
 	lines, ok := f.byQuery[q.Get("query")]
+	if f.eval != nil {
+		var err error
+		if lines, err = f.eval.lines(q.Get("query")); err != nil {
+			http.Error(w, "parse error: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		ok = true
+	}
 	if !ok {
 		http.Error(w, "unexpected query "+q.Get("query"), http.StatusBadRequest)
 		return

@@ -194,7 +194,7 @@ func TestUnionOfQueries(t *testing.T) {
 	f := &fakeLoki{byQuery: map[string][]fakeLine{a: lines[:20], b: lines[10:]}}
 	srv := startFake(t, f)
 	c := newTestClient(t, srv.URL, nil)
-	res, err := c.run(context.Background(), []string{a, b}, pageBase, pageBase+int64(len(lines))*1000)
+	res, _, err := c.run(context.Background(), passesOver([]string{a, b}, pageBase, pageBase+int64(len(lines))*1000))
 	require.NoError(t, err)
 	requireEachOnce(t, lines, res.Records)
 	assert.Equal(t, 2, res.Pages)

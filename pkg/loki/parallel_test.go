@@ -153,7 +153,7 @@ func TestParallelSlotsReadWhatPagesRead(t *testing.T) {
 					s.MaxTotalLines = tc.maxTotal
 					s.ParallelQueries = parallel
 				})
-				res, err := c.run(context.Background(), queries, pageBase, end)
+				res, _, err := c.run(context.Background(), passesOver(queries, pageBase, end))
 				slotted := 0 // requests ending inside the range: slots
 				for _, r := range f.log.all() {
 					if e := r.URL.Query().Get("end"); e != fmt.Sprint(end) && e != "" {

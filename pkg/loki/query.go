@@ -31,27 +31,68 @@ const lineMatchLabel = "log_line_contains_trace_id"
 // trace ID is normalised again here (32 lower-case hex digits) because it is
 // embedded in LogQL: anything else returns nil, as does an unknown filter.
 // A slice, not a string, because a filter may one day need several
-// expressions; Client.Query unions their results.
+// expressions; Client.Query unions their results. It is BuildBatchQueries
+// of one ID.
 func BuildQueries(selector, filter, traceID string) []string {
-	id, err := models.NormalizeTraceID(traceID)
-	if err != nil {
-		return nil
+	return BuildBatchQueries(selector, filter, []string{traceID})
+}
+
+// knownFilter reports whether filter is a trace filter mode filterExpr
+// builds ("" is auto, the default).
+func knownFilter(filter string) bool {
+	switch filter {
+	case models.TraceFilterStructured, models.TraceFilterLine, models.TraceFilterAuto, "":
+		return true
 	}
-	sel := strings.TrimSpace(selector)
-	if sel == "" {
-		sel = models.DefaultLokiSelector
-	}
-	// id is hex only, so quoting it needs no escaping.
+	return false
+}
+
+// filterExpr is the expression of filter (knownFilter) for ids, normalised
+// trace IDs: with one ID BuildQueries' forms, with several the same forms
+// matching any of them (see BuildBatchQueries). The IDs are hex only, so
+// quoting them, in a string or a regular expression, needs no escaping.
+func filterExpr(sel, filter string, ids []string) string {
+	var b strings.Builder
+	b.Grow(len(sel) + 96*len(ids) + 128)
+	b.WriteString(sel)
 	switch filter {
 	case models.TraceFilterStructured:
-		return []string{sel + ` | trace_id="` + id + `"`}
+		b.WriteString(" | ")
+		writeTraceIDMatcher(&b, ids)
 	case models.TraceFilterLine:
-		return []string{sel + ` |= "` + id + `"`}
-	case models.TraceFilterAuto, "":
-		return []string{sel + " | label_format " + lineMatchLabel + "=`{{ contains \"" + id + "\" __line__ }}`" +
-			" | " + lineMatchLabel + `="true" or trace_id="` + id + `"`}
+		if len(ids) == 1 {
+			b.WriteString(` |= "` + ids[0] + `"`)
+		} else {
+			b.WriteString(` |~ "` + strings.Join(ids, "|") + `"`)
+		}
+	default: // auto
+		b.WriteString(" | label_format " + lineMatchLabel + "=`{{ ")
+		if len(ids) == 1 {
+			b.WriteString(`contains "` + ids[0] + `" __line__`)
+		} else {
+			// Loki's contains is sprig's (contains substr s), a bool, and
+			// text/template's or returns its first true argument, else its
+			// last: "true" exactly when the line contains one of the IDs.
+			b.WriteString("or")
+			for _, id := range ids {
+				b.WriteString(` (contains "` + id + `" __line__)`)
+			}
+		}
+		b.WriteString(" }}` | " + lineMatchLabel + `="true" or `)
+		writeTraceIDMatcher(&b, ids)
 	}
-	return nil
+	return b.String()
+}
+
+// writeTraceIDMatcher writes the label matcher of trace_id for ids: an
+// equality for one, a regular expression for several (label matchers are
+// anchored: the value must be one of the IDs, as with the equality).
+func writeTraceIDMatcher(b *strings.Builder, ids []string) {
+	if len(ids) == 1 {
+		b.WriteString(`trace_id="` + ids[0] + `"`)
+		return
+	}
+	b.WriteString(`trace_id=~"` + strings.Join(ids, "|") + `"`)
 }
 
 // streamSelector writes sorted labels as a LogQL stream selector, values
