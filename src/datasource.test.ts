@@ -32,6 +32,7 @@ const vars: Record<string, string> = {
   traceId: TRACE.toUpperCase(),
   traceparent: `00-${TRACE}-${SPAN}-01`,
   span: SPAN.toUpperCase(),
+  service: 'checkout',
 };
 const templateSrv = {
   replace: (target?: string, scoped?: ScopedVars) =>
@@ -78,6 +79,28 @@ describe('DataSource', () => {
     const fromLink = { refId: 'A', query: TRACE.toUpperCase() } as unknown as Query;
     expect(ds.filterQuery(fromLink)).toBe(true);
     expect(ds.applyTemplateVariables(fromLink, {}).traceId).toBe(TRACE);
+  });
+
+  it('filterQuery skips a search without TraceQL, whatever trace ID it carries', () => {
+    expect(ds.filterQuery(query({ queryType: 'search' }))).toBe(false);
+    expect(ds.filterQuery(query({ queryType: 'search', traceql: ' \n ' }))).toBe(false);
+    expect(ds.filterQuery(query({ queryType: 'search', traceId: TRACE }))).toBe(false);
+    expect(ds.filterQuery(query({ queryType: 'search', traceql: '{ status = error }', hide: true }))).toBe(false);
+    expect(ds.filterQuery(query({ queryType: 'search', traceql: '{ status = error }' }))).toBe(true);
+    expect(ds.filterQuery({ refId: 'A', queryType: 'search', query: '{ status = error }' } as Query)).toBe(true);
+  });
+
+  it('applyTemplateVariables fills variables into a search\'s TraceQL and leaves its IDs alone', () => {
+    const q = query({ queryType: 'search', traceql: '{ resource.service.name = "${service}" && status = error }', limit: 5 });
+    expect(ds.applyTemplateVariables(q, {})).toEqual({
+      ...q,
+      traceql: '{ resource.service.name = "checkout" && status = error }',
+    });
+    const scoped: ScopedVars = { service: { text: 'cart', value: 'cart' } };
+    expect(ds.applyTemplateVariables(q, scoped).traceql).toBe('{ resource.service.name = "cart" && status = error }');
+    // Tempo's query model names the TraceQL "query": it is taken when traceql is empty.
+    const fromQuery = { refId: 'A', queryType: 'search', query: '{ span.http.route = "$service" }' } as unknown as Query;
+    expect(ds.applyTemplateVariables(fromQuery, {}).traceql).toBe('{ span.http.route = "checkout" }');
   });
 
   it('keeps the other query fields', () => {

@@ -22,18 +22,27 @@ export class DataSource extends DataSourceWithBackend<Query, Options> {
    * applyTemplateVariables resolves dashboard variables in the trace and span
    * IDs (a trace ID often arrives through a variable or a data link), then
    * normalises the trace ID with the query editor's parser, so a variable
-   * holding a traceparent or a trace URL works too.
+   * holding a traceparent or a trace URL works too. A search's TraceQL gets its
+   * variables resolved (a dashboard narrows it by ${service}, say) and is left
+   * as it is otherwise: Tempo judges it.
    */
   applyTemplateVariables(query: Query, scopedVars: ScopedVars): Query {
     const templateSrv = getTemplateSrv();
+    if (query.queryType === 'search') {
+      return { ...query, traceql: templateSrv.replace(traceqlOf(query), scopedVars) };
+    }
     const traceId = normalizeTraceId(templateSrv.replace(traceIdOf(query), scopedVars));
     const spanId = query.spanId ? normalizeSpanId(templateSrv.replace(query.spanId, scopedVars)) : query.spanId;
     return { ...query, traceId, ...(spanId !== undefined ? { spanId } : {}) };
   }
 
-  /** filterQuery skips targets without a trace ID instead of sending them to fail in the backend. */
+  /**
+   * filterQuery skips targets without a trace ID, and searches without TraceQL, instead of sending
+   * them to fail in the backend.
+   */
   filterQuery(query: Query): boolean {
-    return !query.hide && traceIdOf(query).trim() !== '';
+    const text = query.queryType === 'search' ? traceqlOf(query) : traceIdOf(query);
+    return !query.hide && text.trim() !== '';
   }
 
   /** configuredSources lists the sources this instance has settings for, in merge order. */
@@ -45,6 +54,11 @@ export class DataSource extends DataSourceWithBackend<Query, Options> {
 /** traceIdOf is the query's trace ID, or the "query" text a link from another datasource sent. */
 function traceIdOf(query: Query): string {
   return query.traceId || query.query || '';
+}
+
+/** traceqlOf is a search's TraceQL, or the "query" text Tempo's own query model names it by (the backend does the same). */
+function traceqlOf(query: Query): string {
+  return query.traceql || query.query || '';
 }
 
 /** configuredSources lists the sources jsonData configures: tempo and loki by URL, kafka by brokers. */

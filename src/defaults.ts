@@ -26,6 +26,9 @@ export {
   ALL_FRAMES,
   DEFAULT_FRAMES,
   MAX_TIER_NAME_LEN,
+  DEFAULT_SEARCH_LIMIT,
+  MAX_SEARCH_LIMIT,
+  MAX_TRACEQL_LEN,
 } from './defaults.gen';
 
 export const DEFAULT_QUERY: Partial<Query> = {

@@ -3,8 +3,11 @@ import { DataQuery } from '@grafana/schema';
 
 import type { ALL_FRAMES } from './defaults.gen';
 
-/** QueryType selects what the backend returns (docs/DESIGN.md, "Query model"). */
-export type QueryType = 'timeline' | 'logs';
+/**
+ * QueryType selects what the backend returns (docs/DESIGN.md, "Query model"): one trace by ID
+ * (timeline, logs) or the traces a TraceQL search finds, each with its logs (search).
+ */
+export type QueryType = 'timeline' | 'logs' | 'search';
 
 /** Source names an upstream a query may read. */
 export type Source = 'tempo' | 'loki' | 'kafka';
@@ -37,6 +40,13 @@ export interface Query extends DataQuery {
    * traceId is empty (the backend does the same).
    */
   query?: string;
+  /**
+   * The TraceQL of a search query (at most MAX_TRACEQL_LEN bytes; docs/DESIGN.md, "Search"). May
+   * hold template variables. A search takes no trace or span ID.
+   */
+  traceql?: string;
+  /** Traces a search returns, 1–MAX_SEARCH_LIMIT; absent: the datasource's search.limit. */
+  limit?: number;
 }
 
 /** HTTPUpstreamOptions are the settings Tempo and Loki share. */
@@ -154,6 +164,12 @@ export interface TraceViewOptions {
   maxLogsPerSpan?: number;
 }
 
+/** SearchOptions configure the search query (docs/DESIGN.md, "Settings" and "Search"). */
+export interface SearchOptions {
+  /** Traces a search returns, 1–MAX_SEARCH_LIMIT (default DEFAULT_SEARCH_LIMIT); a query's own limit wins. */
+  limit?: number;
+}
+
 /** Options is the datasource jsonData (docs/DESIGN.md, "Settings"). */
 export interface Options extends DataSourceJsonData {
   /** Grafana's secure socks proxy toggle (private datasource connect), for Tempo and Loki. */
@@ -165,6 +181,7 @@ export interface Options extends DataSourceJsonData {
   tiers?: TierRule[];
   cache?: CacheOptions;
   traceView?: TraceViewOptions;
+  search?: SearchOptions;
 }
 
 /** SecureJsonData holds the secrets; Grafana never sends them back to the browser. */
@@ -174,6 +191,8 @@ export interface SecureJsonData {
   lokiPassword?: string;
   lokiBearerToken?: string;
   kafkaPassword?: string;
+  /** PEM CA certificate(s) of the Kafka brokers, used with kafka.tls.enabled; not secret, kept here as Grafana keeps tlsCACert. */
+  kafkaTLSCACert?: string;
   tempoTLSCACert?: string;
   tempoTLSClientCert?: string;
   tempoTLSClientKey?: string;

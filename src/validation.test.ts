@@ -11,7 +11,9 @@ import {
   validateTierColor,
   validateTierName,
   validateTopicName,
+  validateTraceQL,
   validateUrl,
+  utf8Length,
 } from './validation';
 
 const SEL = '{service_name=~".+"}';
@@ -187,5 +189,24 @@ describe('validatePem', () => {
     expect(validatePem('-----BEGIN PRIVATE KEY-----', 'key')).toBeUndefined();
     expect(validatePem('-----BEGIN RSA PRIVATE KEY-----', 'key')).toBeUndefined();
     expect(validatePem('-----BEGIN CERTIFICATE-----', 'key')).toMatch(/Not a PEM private key/);
+  });
+});
+
+describe('validateTraceQL', () => {
+  it('bounds the TraceQL in UTF-8 bytes, as the backend does, after trimming', () => {
+    expect(validateTraceQL('')).toBeUndefined();
+    expect(validateTraceQL('{ status = error }')).toBeUndefined();
+    expect(validateTraceQL(`  ${'a'.repeat(4096)}\n`)).toBeUndefined();
+    expect(validateTraceQL('a'.repeat(4097))).toBe('The TraceQL query is 4097 bytes; at most 4096 are accepted');
+    // 2048 characters of two bytes each fit; one more does not.
+    expect(validateTraceQL('é'.repeat(2048))).toBeUndefined();
+    expect(validateTraceQL('é'.repeat(2049))).toMatch(/4098 bytes/);
+  });
+
+  it('counts UTF-8 bytes', () => {
+    expect(utf8Length('a')).toBe(1);
+    expect(utf8Length('é')).toBe(2);
+    expect(utf8Length('€')).toBe(3);
+    expect(utf8Length('😀')).toBe(4);
   });
 });

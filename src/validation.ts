@@ -3,7 +3,7 @@
 // they mean "use the default" or "source not used". The rules follow
 // Settings.Validate in pkg/models/settings.go, which has the final word.
 
-import { MAX_TIER_NAME_LEN } from './defaults.gen';
+import { MAX_TIER_NAME_LEN, MAX_TRACEQL_LEN } from './defaults.gen';
 import type { TierRule } from './types';
 
 const DURATION_RE = /^(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+$/;
@@ -299,6 +299,29 @@ export function validatePem(raw: string | undefined, kind: 'certificate' | 'key'
   }
   if (kind === 'key' && !/^-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(s)) {
     return 'Not a PEM private key: paste the text from -----BEGIN … PRIVATE KEY----- to its END line';
+  }
+  return undefined;
+}
+
+/** utf8Length is the length of s in UTF-8 bytes, the unit the backend bounds TraceQL in. */
+export function utf8Length(s: string): number {
+  let n = 0;
+  for (const ch of s) {
+    const cp = ch.codePointAt(0) ?? 0;
+    n += cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+  }
+  return n;
+}
+
+/**
+ * validateTraceQL follows models.parseSearch for what the browser can judge: at most MAX_TRACEQL_LEN
+ * bytes (the query travels in Tempo's URL). Empty is valid here: the query is then not run. The
+ * TraceQL itself is judged by Tempo, whose error the panel shows.
+ */
+export function validateTraceQL(raw: string | undefined): string | undefined {
+  const n = utf8Length((raw ?? '').trim());
+  if (n > MAX_TRACEQL_LEN) {
+    return `The TraceQL query is ${n} bytes; at most ${MAX_TRACEQL_LEN} are accepted`;
   }
   return undefined;
 }

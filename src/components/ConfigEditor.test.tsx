@@ -329,6 +329,65 @@ describe('ConfigEditor', () => {
     expect(last().secureJsonData).toEqual({ kafkaPassword: 'pw' });
   });
 
+  it('takes the CA certificate of the Kafka brokers once TLS is on, checking the PEM', async () => {
+    const { user, region, last } = setup({ jsonData: { kafka: { brokers: ['kafka:9093'] } } });
+    const kafka = region('Kafka');
+    expect(kafka.queryByLabelText('CA certificate')).not.toBeInTheDocument();
+
+    await user.click(kafka.getByLabelText('TLS'));
+    const ca = kafka.getByLabelText('CA certificate');
+    expect(kafka.queryByRole('alert')).not.toBeInTheDocument(); // optional: the system roots apply
+    await user.click(ca);
+    await user.paste('MIIB not a pem');
+    expect(kafka.getByRole('alert')).toHaveTextContent(/Not a PEM certificate/);
+    await user.clear(ca);
+    await user.paste('-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+    expect(kafka.queryByRole('alert')).not.toBeInTheDocument();
+
+    expect(last().jsonData.kafka).toEqual({ brokers: ['kafka:9093'], tls: { enabled: true } });
+    expect(last().secureJsonData).toEqual({
+      kafkaTLSCACert: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n',
+    });
+  });
+
+  it('resets a stored Kafka CA certificate', async () => {
+    const { user, region, last } = setup({
+      jsonData: { kafka: { brokers: ['kafka:9093'], tls: { enabled: true } } },
+      secureJsonFields: { kafkaTLSCACert: true, tempoPassword: true },
+    });
+    const kafka = region('Kafka');
+    const ca = kafka.getByLabelText('CA certificate');
+    expect(ca).toHaveValue('configured');
+    expect(ca).toBeDisabled();
+
+    await user.click(kafka.getByRole('button', { name: 'Reset' }));
+
+    expect(last().secureJsonFields).toEqual({ kafkaTLSCACert: false, tempoPassword: true });
+    expect(last().secureJsonData).toEqual({ kafkaTLSCACert: '' });
+    expect(kafka.getByLabelText('CA certificate')).toHaveValue('');
+    expect(kafka.getByLabelText('CA certificate')).toBeEnabled();
+  });
+
+  it('takes the traces per search from 1 to 100, the default as placeholder', async () => {
+    const { user, region, last } = setup();
+    const search = region('Search');
+    const limit = search.getByLabelText('Traces per search');
+    expect(limit).toHaveAttribute('placeholder', '20');
+    await user.type(limit, '101');
+    expect(search.getByRole('alert')).toHaveTextContent('Must be a whole number from 1 to 100');
+    await user.clear(limit);
+    await user.type(limit, '0');
+    expect(search.getByRole('alert')).toHaveTextContent('Must be a whole number from 1 to 100');
+    await user.clear(limit);
+    await user.type(limit, '50');
+    expect(search.queryByRole('alert')).not.toBeInTheDocument();
+    expect(last().jsonData).toEqual({ search: { limit: 50 } });
+
+    // Emptied, the field goes back to the default.
+    await user.clear(limit);
+    expect(last().jsonData.search).toEqual({});
+  });
+
   it('shows the default tier rules, and lets the user customise and reset them', async () => {
     const { user, region, last } = setup();
     const tiers = region('Tier');

@@ -7,6 +7,7 @@ import { DashboardSettings } from './config/DashboardSettings';
 import { ConfigProps } from './config/helpers';
 import { KafkaSettings } from './config/KafkaSettings';
 import { LokiSettings } from './config/LokiSettings';
+import { SearchSettings } from './config/SearchSettings';
 import { TempoSettings } from './config/TempoSettings';
 import { TiersSettings } from './config/TiersSettings';
 import { WindowSettings } from './config/WindowSettings';
@@ -40,6 +41,8 @@ export function ConfigEditor(props: ConfigProps) {
       <WindowSettings {...props} />
       <Divider />
       <DashboardSettings {...props} />
+      <Divider />
+      <SearchSettings {...props} />
       <Divider />
       <TiersSettings {...props} />
     </Stack>

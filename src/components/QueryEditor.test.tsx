@@ -207,6 +207,94 @@ describe('QueryEditor', () => {
     expect(last().frames).toBeUndefined();
   });
 
+  it('switches to a search, which asks for TraceQL and a limit instead of IDs and frames', async () => {
+    const { user, onRunQuery, last } = setup(
+      { traceId: TRACE, spanId: SPAN, frames: ['trace'], sources: ['tempo', 'kafka'] },
+      { ...ALL, search: { limit: 30 } }
+    );
+    await user.hover(screen.getByRole('radio', { name: 'Search' }));
+    expect(await screen.findByText('TraceQL search: every found trace with its logs')).toBeInTheDocument();
+    await user.click(screen.getByRole('radio', { name: 'Search' }));
+
+    // The backend refuses a search with IDs or frames; it always asks Tempo, so only log sources stay.
+    expect(last()).toEqual({ refId: 'A', queryType: 'search', traceId: '', sources: ['kafka'] });
+    expect(screen.queryByLabelText('Trace ID')).not.toBeInTheDocument();
+    expect(screen.queryByLabelText('Span ID')).not.toBeInTheDocument();
+    expect(screen.queryByLabelText('Frames')).not.toBeInTheDocument();
+    const traceql = screen.getByLabelText('TraceQL');
+    expect(traceql).toHaveAttribute('placeholder', '{ status = error }');
+    expect(traceql).toHaveAttribute('maxLength', '4096');
+    expect(screen.getByLabelText('Limit')).toHaveAttribute('placeholder', '30');
+    expect(onRunQuery).not.toHaveBeenCalled(); // nothing to search for yet
+  });
+
+  it('runs a search on blur and on Shift+Enter, only with TraceQL and a limit in range', async () => {
+    const { user, onRunQuery, last } = setup({ queryType: 'search' });
+    expect(screen.getByLabelText('Limit')).toHaveAttribute('placeholder', '20');
+    const traceql = screen.getByLabelText('TraceQL');
+    await user.click(traceql);
+    await user.tab();
+    expect(onRunQuery).not.toHaveBeenCalled();
+
+    await user.click(traceql);
+    await user.paste('{ status = error }');
+    expect(onRunQuery).not.toHaveBeenCalled();
+    await user.tab();
+    expect(last()).toEqual({ refId: 'A', traceId: '', queryType: 'search', traceql: '{ status = error }' });
+    expect(onRunQuery).toHaveBeenCalledTimes(1);
+
+    const limit = screen.getByLabelText('Limit');
+    await user.type(limit, '101');
+    expect(screen.getByRole('alert')).toHaveTextContent('Must be a whole number from 1 to 100');
+    await user.tab();
+    expect(last().limit).toBe(101);
+    expect(onRunQuery).toHaveBeenCalledTimes(1);
+
+    await user.clear(limit);
+    await user.type(limit, '5{Enter}');
+    expect(screen.queryByRole('alert')).not.toBeInTheDocument();
+    expect(last()).toEqual({ refId: 'A', traceId: '', queryType: 'search', traceql: '{ status = error }', limit: 5 });
+    expect(onRunQuery).toHaveBeenCalledTimes(2);
+
+    // Shift+Enter runs the TraceQL as it is, even unchanged; Enter alone is a new line.
+    await user.click(traceql);
+    await user.keyboard('{Shift>}{Enter}{/Shift}');
+    expect(onRunQuery).toHaveBeenCalledTimes(3);
+    await user.keyboard('{Enter}');
+    expect(traceql).toHaveValue('{ status = error }\n');
+    expect(onRunQuery).toHaveBeenCalledTimes(3);
+  });
+
+  it('flags a TraceQL longer than the backend takes, and does not run it', async () => {
+    const { user, onRunQuery } = setup({ queryType: 'search' });
+    await user.click(screen.getByLabelText('TraceQL'));
+    await user.paste(`{ name = "${'é'.repeat(2045)}" }`);
+    expect(screen.getByRole('alert')).toHaveTextContent('The TraceQL query is 4103 bytes; at most 4096 are accepted');
+    await user.tab();
+    expect(onRunQuery).not.toHaveBeenCalled();
+  });
+
+  it('offers only the configured log sources in a search', async () => {
+    const { user, last } = setup({ queryType: 'search', traceql: '{ status = error }' });
+    expect(screen.getByLabelText('Sources')).toHaveAttribute('placeholder', 'All configured log sources');
+    await user.click(screen.getByLabelText('Sources'));
+    const options = (await screen.findAllByRole('option')).map((o) => o.textContent);
+    expect(options).toEqual(['Loki', 'Kafka']);
+    await user.click(screen.getByRole('option', { name: 'Loki' }));
+    expect(last().sources).toEqual(['loki']);
+  });
+
+  it('keeps the TraceQL when switching from a search back to a trace', async () => {
+    const { user, last } = setup({ queryType: 'search', traceql: '{ status = error }', limit: 5 });
+    await user.click(screen.getByRole('radio', { name: 'Timeline' }));
+    expect(last()).toEqual({ refId: 'A', traceId: '', queryType: 'timeline', traceql: '{ status = error }', limit: 5 });
+    expect(screen.getByLabelText('Trace ID')).toBeInTheDocument();
+    expect(screen.getByLabelText('Frames')).toBeInTheDocument();
+    await user.click(screen.getByRole('radio', { name: 'Search' }));
+    expect(screen.getByLabelText('TraceQL')).toHaveValue('{ status = error }');
+    expect(screen.getByLabelText('Limit')).toHaveValue(5);
+  });
+
   it('keeps a template variable as it is', async () => {
     const { user, onRunQuery, last } = setup();
     await user.click(screen.getByLabelText('Trace ID'));

@@ -1,23 +1,21 @@
 package stack
 
-// The incident panels of provisioning/dashboards/incident-investigation.json
-// ("First error", "Where did the time go") each select
-// the one frame they show (the query's "frames", docs/DESIGN.md "Frames"):
-// Grafana has no dashboard transformation that picks a frame by name, and a
-// query returning several frames changes the display names the panels match
-// (with frames of different names a field's display name is
+// The panels of provisioning/dashboards/incident-investigation.json each
+// select the one frame they show (the query's "frames", docs/DESIGN.md
+// "Frames"): Grafana has no dashboard transformation that picks a frame by
+// name, and a query returning several frames changes the display names the
+// panels match (with frames of different names a field's display name is
 // "<frame> <field>", and filterByValue, regex field filters and the stat/bar
 // gauge "Fields" option match display names). These checks build the frames
-// a panel's target selects with the plugin's own builders (pkg/frames) and
-// replay the panel's transformations and field selection on them, as
-// Grafana 13.2.3's @grafana/data implements them (fieldState.ts, filter.ts,
-// filterByValue.ts, convertFieldType.ts, fieldDisplay.ts).
+// a panel's target selects with the plugin's own builders (pkg/frames), with
+// rows where a panel's result depends on them, and replay the panel's
+// transformations, field config and value selection on them through the
+// model of Grafana in grafana_test.go.
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -32,23 +30,21 @@ import (
 const (
 	firstErrorTitle = "First error"
 	timeGoneTitle   = "Where did the time go"
+	searchTitle     = "Recent error traces"
 )
 
-// simField is what the checks need of a field: name, Grafana type, unit and
-// the displayName an override gives it.
-type simField struct {
-	Name, Type, Unit, DisplayName string
-}
-
-type simFrame struct {
-	Name   string
-	Fields []simField
+// frameInput is what the plugin builds a target's frames from.
+type frameInput struct {
+	// model is a trace query's merge; nil is an empty trace.
+	model *timeline.Model
+	// logSources are a search's log sources, one count column each.
+	logSources []string
 }
 
 // targetFrames returns the frames the plugin answers a panel target with:
 // the target's frame selection as models.ParseQuery reads it (a timeline
 // query without one gets the four default frames, in their order).
-func targetFrames(target map[string]any) ([]simFrame, error) {
+func targetFrames(target map[string]any, in frameInput) ([]simFrame, error) {
 	raw, err := json.Marshal(target)
 	if err != nil {
 		return nil, err
@@ -58,308 +54,63 @@ func targetFrames(target map[string]any) ([]simFrame, error) {
 	if err != nil {
 		return nil, err
 	}
-	return pluginFrames(q.Frames), nil
+	return pluginFrames(q.Frames, in), nil
 }
 
-// pluginFrames returns the named frames as the plugin builds them.
-func pluginFrames(names []string) []simFrame {
-	m := &timeline.Model{}
+// pluginFrames returns the named frames as the plugin builds them; a search
+// frame has no rows (the checks of its panel need only its fields).
+func pluginFrames(names []string, in frameInput) []simFrame {
+	m := in.model
+	if m == nil {
+		m = &timeline.Model{}
+	}
 	opts := frames.Options{DatasourceUID: traceweaveUID}
 	var out []simFrame
 	for _, name := range names {
-		f := frames.Build(name, m, opts)
-		sf := simFrame{Name: f.Name}
-		for _, fld := range f.Fields {
-			typ := "other"
-			switch ft := fld.Type(); {
-			case ft.Time():
-				typ = "time"
-			case ft.Numeric():
-				typ = "number"
-			case ft == data.FieldTypeString || ft == data.FieldTypeNullableString:
-				typ = "string"
-			case ft == data.FieldTypeBool || ft == data.FieldTypeNullableBool:
-				typ = "boolean"
-			}
-			unit := ""
-			if fld.Config != nil {
-				unit = fld.Config.Unit
-			}
-			sf.Fields = append(sf.Fields, simField{Name: fld.Name, Type: typ, Unit: unit})
+		if name == frames.NameSearch {
+			out = append(out, simulate(frames.Search(nil, in.logSources, opts)))
+		} else {
+			out = append(out, simulate(frames.Build(name, m, opts)))
 		}
-		out = append(out, sf)
 	}
 	return out
 }
 
-// displayName follows @grafana/data calculateFieldDisplayName for fields
-// without labels: a configured displayName wins; otherwise the frame name is
-// prefixed when the frames' names differ.
-func displayName(f simField, fr simFrame, all []simFrame) string {
-	if f.DisplayName != "" {
-		return f.DisplayName
-	}
-	if f.Type == "time" {
-		return f.Name
-	}
-	for i := 1; i < len(all); i++ {
-		if all[i].Name != all[i-1].Name && fr.Name != "" {
-			return fr.Name + " " + f.Name
+// simulate reads a plugin frame the way the browser gets it.
+func simulate(f *data.Frame) simFrame {
+	sf := simFrame{Name: f.Name}
+	for _, fld := range f.Fields {
+		typ := "other"
+		switch ft := fld.Type(); {
+		case ft.Time():
+			typ = "time"
+		case ft.Numeric():
+			typ = "number"
+		case ft == data.FieldTypeString || ft == data.FieldTypeNullableString:
+			typ = "string"
+		case ft == data.FieldTypeBool || ft == data.FieldTypeNullableBool:
+			typ = "boolean"
 		}
-	}
-	return f.Name
-}
-
-var jsRegexRE = regexp.MustCompile(`^/(.*?)/([gimys]*)$`)
-
-// grafanaRegex follows stringToJsRegex: "/re/flags" is a regex, anything else
-// must match whole. Patterns JavaScript has and RE2 lacks (lookaround) fail.
-func grafanaRegex(p string) (*regexp.Regexp, error) {
-	m := jsRegexRE.FindStringSubmatch(p)
-	if m == nil {
-		return regexp.Compile("^" + p + "$")
-	}
-	flags := ""
-	for _, f := range m[2] {
-		if strings.ContainsRune("ims", f) {
-			flags += string(f)
-		}
-	}
-	if flags != "" {
-		flags = "(?" + flags + ")"
-	}
-	return regexp.Compile(flags + m[1])
-}
-
-// transformation is one entry of a panel's "transformations".
-type transformation struct {
-	ID      string          `json:"id"`
-	Options json.RawMessage `json:"options"`
-	Filter  any             `json:"filter"`
-}
-
-// valueFilter is one filterByValue condition, resolved against the frames.
-type valueFilter struct {
-	FieldName string
-	Matcher   string
-	Value     any
-	Resolved  []string // "<frame>.<field>" of each frame where the name resolves
-	Types     []string
-}
-
-// panelReplay is the outcome of running a panel's transformations.
-type panelReplay struct {
-	Frames  []simFrame
-	Filters []valueFilter
-}
-
-// replayTransformations applies the transformations these panels use; any
-// other one is reported, since its effect is not modelled here.
-func replayTransformations(ts []transformation, in []simFrame) (panelReplay, []string) {
-	var probs []string
-	cur := slices.Clone(in)
-	var filters []valueFilter
-	for _, tr := range ts {
-		if tr.Filter != nil {
-			probs = append(probs, fmt.Sprintf("transformation %s: per-frame filter is not modelled by this check", tr.ID))
-		}
-		switch tr.ID {
-		case "filterFieldsByName":
-			var o struct {
-				Include *struct {
-					Names   []string `json:"names"`
-					Pattern string   `json:"pattern"`
-				} `json:"include"`
-				Exclude any `json:"exclude"`
-			}
-			if err := json.Unmarshal(tr.Options, &o); err != nil || o.Include == nil || o.Exclude != nil {
-				probs = append(probs, fmt.Sprintf("filterFieldsByName: only include by names/pattern is modelled (%v)", err))
-				continue
-			}
-			var re *regexp.Regexp
-			if o.Include.Pattern != "" {
-				var err error
-				if re, err = grafanaRegex(o.Include.Pattern); err != nil {
-					probs = append(probs, fmt.Sprintf("filterFieldsByName pattern %q: %v", o.Include.Pattern, err))
-					continue
-				}
-			}
-			var next []simFrame
-			for _, fr := range cur {
-				kept := simFrame{Name: fr.Name}
-				for _, f := range fr.Fields {
-					dn := displayName(f, fr, cur)
-					byName := slices.Contains(o.Include.Names, f.Name) || slices.Contains(o.Include.Names, dn)
-					if byName || (re != nil && re.MatchString(dn)) {
-						kept.Fields = append(kept.Fields, f)
-					}
-				}
-				if len(kept.Fields) > 0 { // a frame left without fields is dropped
-					next = append(next, kept)
-				}
-			}
-			cur = next
-		case "convertFieldType":
-			var o struct {
-				Conversions []struct {
-					TargetField     string `json:"targetField"`
-					DestinationType string `json:"destinationType"`
-				} `json:"conversions"`
-			}
-			if err := json.Unmarshal(tr.Options, &o); err != nil {
-				probs = append(probs, fmt.Sprintf("convertFieldType: %v", err))
-				continue
-			}
-			for _, c := range o.Conversions {
-				for i := range cur {
-					for j, f := range cur[i].Fields {
-						if c.TargetField == f.Name || c.TargetField == displayName(f, cur[i], cur) {
-							cur[i].Fields[j].Type = c.DestinationType
-						}
-					}
-				}
-			}
-		case "filterByValue":
-			var o struct {
-				Type    string `json:"type"`
-				Filters []struct {
-					FieldName string `json:"fieldName"`
-					Config    struct {
-						ID      string `json:"id"`
-						Options struct {
-							Value any `json:"value"`
-						} `json:"options"`
-					} `json:"config"`
-				} `json:"filters"`
-			}
-			if err := json.Unmarshal(tr.Options, &o); err != nil {
-				probs = append(probs, fmt.Sprintf("filterByValue: %v", err))
-				continue
-			}
-			if o.Type != "include" {
-				probs = append(probs, fmt.Sprintf("filterByValue: type %q, only include is modelled", o.Type))
-			}
-			// Rows are filtered, frames and fields stay: only record where
-			// each condition's field name resolves (by display name).
-			for _, f := range o.Filters {
-				vf := valueFilter{FieldName: f.FieldName, Matcher: f.Config.ID, Value: f.Config.Options.Value}
-				for _, fr := range cur {
-					for _, fld := range fr.Fields {
-						if displayName(fld, fr, cur) == f.FieldName {
-							vf.Resolved = append(vf.Resolved, fr.Name+"."+fld.Name)
-							vf.Types = append(vf.Types, fld.Type)
-						}
-					}
-				}
-				filters = append(filters, vf)
-			}
-		default:
-			probs = append(probs, fmt.Sprintf("transformation %s is not modelled by this check", tr.ID))
-		}
-	}
-	return panelReplay{Frames: cur, Filters: filters}, probs
-}
-
-// panelFieldConfig is the part of fieldConfig the replay applies.
-type panelFieldConfig struct {
-	Defaults struct {
-		NoValue  string           `json:"noValue"`
-		Unit     string           `json:"unit"`
-		Mappings []map[string]any `json:"mappings"`
-	} `json:"defaults"`
-	Overrides []struct {
-		Matcher struct {
-			ID      string `json:"id"`
-			Options any    `json:"options"`
-		} `json:"matcher"`
-		Properties []struct {
-			ID    string `json:"id"`
-			Value any    `json:"value"`
-		} `json:"properties"`
-	} `json:"overrides"`
-}
-
-// applyOverrides sets unit and displayName from byName overrides (matched by
-// name or display name, before the new displayName takes effect).
-func applyOverrides(fc panelFieldConfig, in []simFrame) ([]simFrame, []string) {
-	var probs []string
-	out := make([]simFrame, len(in))
-	for i, fr := range in {
-		out[i] = simFrame{Name: fr.Name, Fields: slices.Clone(fr.Fields)}
-		for j, f := range fr.Fields {
-			if f.Unit == "" {
-				out[i].Fields[j].Unit = fc.Defaults.Unit
-			}
-			for _, o := range fc.Overrides {
-				name, _ := o.Matcher.Options.(string)
-				if o.Matcher.ID != "byName" {
-					probs = append(probs, fmt.Sprintf("override matcher %s is not modelled by this check", o.Matcher.ID))
-					continue
-				}
-				if name != f.Name && name != displayName(f, fr, in) {
-					continue
-				}
-				for _, p := range o.Properties {
-					v, _ := p.Value.(string)
-					switch p.ID {
-					case "displayName":
-						out[i].Fields[j].DisplayName = v
-					case "unit":
-						out[i].Fields[j].Unit = v
-					}
-				}
+		sim := simField{Name: fld.Name, Type: typ}
+		if fld.Config != nil {
+			sim.Unit = fld.Config.Unit
+			for _, l := range fld.Config.Links {
+				sim.Links = append(sim.Links, simLink{Title: l.Title, URL: l.URL})
 			}
 		}
-	}
-	return out, probs
-}
-
-// reduceOptions is the stat/bar gauge "Value options".
-type reduceOptions struct {
-	Values bool   `json:"values"`
-	Fields string `json:"fields"`
-	Limit  int    `json:"limit"`
-}
-
-// selectedFields follows getFieldDisplayValues: with no "fields" pattern only
-// numeric fields are shown; otherwise fields whose display name matches.
-func selectedFields(ro reduceOptions, frs []simFrame) ([]string, []simField, error) {
-	var re *regexp.Regexp
-	if ro.Fields != "" {
-		var err error
-		if re, err = grafanaRegex(ro.Fields); err != nil {
-			return nil, nil, err
-		}
-	}
-	var names []string
-	var fields []simField
-	for _, fr := range frs {
-		for _, f := range fr.Fields {
-			ok := f.Type == "number"
-			if re != nil {
-				ok = re.MatchString(displayName(f, fr, frs))
+		for i := range fld.Len() {
+			v, ok := fld.ConcreteAt(i)
+			switch {
+			case !ok:
+				v = nil
+			case typ == "number":
+				v, _ = fld.FloatAt(i)
 			}
-			if ok {
-				names = append(names, fr.Name+"."+f.Name)
-				fields = append(fields, f)
-			}
+			sim.Values = append(sim.Values, v)
 		}
+		sf.Fields = append(sf.Fields, sim)
 	}
-	return names, fields, nil
-}
-
-var dataFieldRefRE = regexp.MustCompile(`\$\{__data\.fields\.([A-Za-z0-9_]+)(?::[a-z]+)?\}`)
-
-// checkTemplateRefs wants every ${__data.fields.X} of a display name to be a
-// field of the frame the row comes from (else Grafana renders it empty).
-func checkTemplateRefs(title string, f simField, fr simFrame) []string {
-	var probs []string
-	for _, m := range dataFieldRefRE.FindAllStringSubmatch(f.DisplayName, -1) {
-		if !slices.ContainsFunc(fr.Fields, func(x simField) bool { return x.Name == m[1] }) {
-			probs = append(probs, fmt.Sprintf("panel %q: display name %q uses ${__data.fields.%s}, which is not a field of frame %s after the transformations", title, f.DisplayName, m[1], fr.Name))
-		}
-	}
-	return probs
+	return sf
 }
 
 // incidentPanel is the JSON of one incident panel, decoded.
@@ -394,60 +145,114 @@ func findPanel(s *stack, title string) (*incidentPanel, error) {
 	return nil, fmt.Errorf("dashboard has no panel %q", title)
 }
 
-// replayPanel runs transformations, overrides and field selection on the
-// frames the panel's one Traceweave timeline target selects
-// (checkDashboard validates the target itself).
-func replayPanel(p *incidentPanel, wantType string) ([]simFrame, panelReplay, []string, []simField, []string) {
+// replayPanel runs transformations and overrides on the frames the panel's
+// one Traceweave target selects, built from in (checkDashboard validates the
+// target itself), wanting a target of queryType wantQuery.
+func replayPanel(p *incidentPanel, wantType, wantQuery string, in frameInput) ([]simFrame, panelReplay, []string) {
 	var probs []string
 	if p.Type != wantType {
 		probs = append(probs, fmt.Sprintf("panel %q is a %s, want %s", p.Title, p.Type, wantType))
 	}
-	if len(p.Targets) != 1 || p.Targets[0]["queryType"] != "timeline" || dsUID(p.Targets[0]["datasource"]) != traceweaveUID {
-		probs = append(probs, fmt.Sprintf("panel %q: want one target of datasource uid %s with queryType timeline (the query that returns the summary)", p.Title, traceweaveUID))
-		return nil, panelReplay{}, nil, nil, probs
+	if len(p.Targets) != 1 || p.Targets[0]["queryType"] != wantQuery || dsUID(p.Targets[0]["datasource"]) != traceweaveUID {
+		probs = append(probs, fmt.Sprintf("panel %q: want one target of datasource uid %s with queryType %s", p.Title, traceweaveUID, wantQuery))
+		return nil, panelReplay{}, probs
 	}
-	in, err := targetFrames(p.Targets[0])
+	frs, err := targetFrames(p.Targets[0], in)
 	if err != nil {
-		return nil, panelReplay{}, nil, nil, append(probs, fmt.Sprintf("panel %q: target rejected by models.ParseQuery: %v", p.Title, err))
+		return nil, panelReplay{}, append(probs, fmt.Sprintf("panel %q: target rejected by models.ParseQuery: %v", p.Title, err))
 	}
-	rep, pr := replayTransformations(p.Transformations, in)
+	rep, pr := replayTransformations(p.Transformations, frs)
 	probs = append(probs, pr...)
 	final, pr := applyOverrides(p.FieldConfig, rep.Frames)
 	probs = append(probs, pr...)
-	names, fields, err := selectedFields(p.Options.ReduceOptions, final)
-	if err != nil {
-		probs = append(probs, fmt.Sprintf("panel %q: fields %q: %v", p.Title, p.Options.ReduceOptions.Fields, err))
-	}
-	if !p.Options.ReduceOptions.Values {
+	if !p.Options.ReduceOptions.Values && (wantType == "stat" || wantType == "bargauge") {
 		probs = append(probs, fmt.Sprintf("panel %q: reduceOptions.values must be true (one value per row, and no value at all when no row is left)", p.Title))
 	}
-	return final, rep, names, fields, probs
+	return final, rep, probs
 }
 
-// checkTimeGonePanel wants "Where did the time go" to draw exactly one bar
-// field, the summary frame's selfTime in ms, labelled from fields of the
-// summary frame (tier, share).
+// timeGoneCase is a summary the "Where did the time go" panel must draw.
+type timeGoneCase struct {
+	name  string
+	tiers []timeline.TierStat
+	// titles are the bar labels wanted, one per tier in summary order.
+	titles []string
+}
+
+// timeGoneCases have tiers with and without a configured colour (a Grafana
+// colour name and #rrggbb), names any tier rule may give (spaces,
+// parentheses, a dollar sign), and a trace without spans.
+func timeGoneCases() []timeGoneCase {
+	tiers := func(colors ...string) []timeline.TierStat {
+		return []timeline.TierStat{
+			{Tier: "edge", Color: colors[0], SelfNs: 12_500_000, Share: 0.4213},
+			{Tier: "checkout api (v2)", Color: colors[1], SelfNs: 3_000_000, Share: 0.1},
+			{Tier: "cache$1", Color: colors[2], SelfNs: 140_000, Share: 0.0049},
+		}
+	}
+	titles := []string{"edge (42%)", "checkout api (v2) (10%)", "cache$1 (0%)"}
+	return []timeGoneCase{
+		{"with colours", tiers("purple", "", "#1f77b4"), titles},
+		{"without colours", tiers("", "", ""), titles},
+		{"no spans", nil, nil},
+	}
+}
+
+// checkTimeGonePanel wants "Where did the time go" to draw one bar per tier
+// of the summary frame, in its order: the tier's self time in ms, labelled
+// "<tier> (<share>%)", in the tier's configured colour when the summary's
+// color cell has one and in the panel's by-value scheme when it is null;
+// with no tier, no bar and the panel's "No spans".
 func checkTimeGonePanel(s *stack) []string {
 	p, err := findPanel(s, timeGoneTitle)
 	if err != nil {
 		return []string{err.Error()}
 	}
-	final, _, names, fields, probs := replayPanel(p, "bargauge")
-	if !slices.Equal(names, []string{frames.NameSummary + ".selfTime"}) {
-		return append(probs, fmt.Sprintf("panel %q draws fields %q, want only %s.selfTime", p.Title, names, frames.NameSummary))
-	}
-	if fields[0].Unit != "ms" {
-		probs = append(probs, fmt.Sprintf("panel %q: selfTime unit %q, want ms", p.Title, fields[0].Unit))
-	}
-	i := slices.IndexFunc(final, func(f simFrame) bool { return f.Name == frames.NameSummary })
-	if i < 0 {
-		return append(probs, fmt.Sprintf("panel %q: no summary frame left", p.Title))
-	}
-	fr := final[i]
-	probs = append(probs, checkTemplateRefs(p.Title, fields[0], fr)...)
-	for _, want := range []string{"tier", "share"} {
-		if !strings.Contains(fields[0].DisplayName, "${__data.fields."+want+"}") {
-			probs = append(probs, fmt.Sprintf("panel %q: bar label %q does not show the %s", p.Title, fields[0].DisplayName, want))
+	var probs []string
+	for _, c := range timeGoneCases() {
+		m := &timeline.Model{Summary: &timeline.Summary{Tiers: c.tiers}}
+		final, _, pr := replayPanel(p, "bargauge", models.QueryTypeTimeline, frameInput{model: m})
+		probs = append(probs, pr...)
+		if final == nil {
+			return probs
+		}
+		got, err := bars(p.Options.ReduceOptions, final)
+		if err != nil {
+			probs = append(probs, fmt.Sprintf("panel %q: fields %q: %v", p.Title, p.Options.ReduceOptions.Fields, err))
+			continue
+		}
+		var names, want []string
+		for _, b := range got {
+			names = append(names, b.Field.Name)
+		}
+		for _, t := range c.tiers {
+			want = append(want, t.Tier)
+		}
+		if !slices.Equal(names, want) {
+			probs = append(probs, fmt.Sprintf("panel %q (%s): draws bars of fields %q, want one bar per tier %q", p.Title, c.name, names, want))
+			continue
+		}
+		if len(c.tiers) == 0 && p.FieldConfig.Defaults.NoValue != "No spans" {
+			probs = append(probs, fmt.Sprintf("panel %q: a trace without spans shows %q, want \"No spans\"", p.Title, p.FieldConfig.Defaults.NoValue))
+		}
+		for i, b := range got {
+			t := c.tiers[i]
+			where := fmt.Sprintf("panel %q (%s), tier %q", p.Title, c.name, t.Tier)
+			if ms, ok := b.Value.(float64); !ok || ms != float64(t.SelfNs)/1e6 {
+				probs = append(probs, fmt.Sprintf("%s: bar value %v, want its selfTime %v ms", where, b.Value, float64(t.SelfNs)/1e6))
+			}
+			if b.Field.Unit != "ms" {
+				probs = append(probs, fmt.Sprintf("%s: unit %q, want ms", where, b.Field.Unit))
+			}
+			if b.Title != c.titles[i] {
+				probs = append(probs, fmt.Sprintf("%s: bar label %q, want %q (the tier and its share)", where, b.Title, c.titles[i]))
+			}
+			switch col := b.Field.Color; {
+			case t.Color != "" && (col == nil || col.Mode != "fixed" || col.FixedColor != t.Color):
+				probs = append(probs, fmt.Sprintf("%s: colour %+v, want the fixed colour %s its tier rule sets", where, col, t.Color))
+			case t.Color == "" && (col == nil || !strings.HasPrefix(col.Mode, "continuous-")):
+				probs = append(probs, fmt.Sprintf("%s: colour %+v, want the panel's by-value scheme (continuous-…) for a tier without a colour", where, col))
+			}
 		}
 	}
 	return probs
@@ -463,7 +268,14 @@ func checkFirstErrorPanel(s *stack) []string {
 	if err != nil {
 		return []string{err.Error()}
 	}
-	final, _, names, fields, probs := replayPanel(p, "stat")
+	final, _, probs := replayPanel(p, "stat", models.QueryTypeTimeline, frameInput{})
+	if final == nil {
+		return probs
+	}
+	names, fields, err := selectedFields(p.Options.ReduceOptions, final)
+	if err != nil {
+		probs = append(probs, fmt.Sprintf("panel %q: fields %q: %v", p.Title, p.Options.ReduceOptions.Fields, err))
+	}
 	if len(final) != 1 || final[0].Name != frames.NameFirstError {
 		var left []string
 		for _, f := range final {
@@ -496,21 +308,102 @@ func checkFirstErrorPanel(s *stack) []string {
 	return probs
 }
 
+// provisionedLogSources are the log sources of the provisioned Traceweave
+// datasource, in source order (Loki, then the topics): the per-source count
+// columns of its search frame.
+func provisionedLogSources(s *stack) ([]string, error) {
+	settings, err := traceweaveSettings(s.datasources)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	if settings.Loki.URL != "" {
+		out = append(out, timeline.SourceLoki)
+	}
+	for _, t := range settings.Kafka.Topics {
+		out = append(out, timeline.KafkaSource(t.Name))
+	}
+	return out, nil
+}
+
+// checkSearchPanel wants "Recent error traces" to be a table of one
+// Traceweave search, showing every column of the search frame (the per-source
+// counts last, after the total), the trace ID first and linked to this
+// dashboard with that trace and the time range, durations in ms.
+func checkSearchPanel(s *stack) []string {
+	p, err := findPanel(s, searchTitle)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	sources, err := provisionedLogSources(s)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	final, _, probs := replayPanel(p, "table", models.QueryTypeSearch, frameInput{logSources: sources})
+	if final == nil {
+		return probs
+	}
+	if len(final) != 1 || final[0].Name != frames.NameSearch {
+		return append(probs, fmt.Sprintf("panel %q: want the %s frame alone after the transformations", p.Title, frames.NameSearch))
+	}
+	fr := final[0]
+	var got []string
+	byName := map[string]simField{}
+	for _, f := range fr.Fields {
+		got = append(got, f.Name)
+		byName[f.Name] = f
+	}
+	var all []string
+	for _, f := range pluginFrames([]string{frames.NameSearch}, frameInput{logSources: sources})[0].Fields {
+		all = append(all, f.Name)
+	}
+	if !slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(all))) {
+		probs = append(probs, fmt.Sprintf("panel %q shows fields %q, want every field of the search frame %q", p.Title, got, all))
+	}
+	if len(got) == 0 || got[0] != "traceId" {
+		probs = append(probs, fmt.Sprintf("panel %q: columns %q, want traceId first (the column to click)", p.Title, got))
+	}
+	if i := slices.Index(got, "logs"); i < 0 || !slices.Equal(got[i+1:], sources) {
+		probs = append(probs, fmt.Sprintf("panel %q: columns %q, want the per-source counts %q right after logs, at the end", p.Title, got, sources))
+	}
+	wantURL := "/d/" + dashboardUID + "?var-traceId=${__value.raw}&${__url_time_range}"
+	links := byName["traceId"].Links
+	if len(links) == 0 || links[0].Title != "Investigate this trace" || links[0].URL != wantURL {
+		probs = append(probs, fmt.Sprintf("panel %q: traceId links %+v, want first \"Investigate this trace\" to %s", p.Title, links, wantURL))
+	}
+	for _, f := range fr.Fields {
+		for _, l := range f.Links {
+			for _, m := range dataFieldRefRE.FindAllStringSubmatch(l.URL, -1) {
+				if _, ok := byName[m[1]]; !ok {
+					probs = append(probs, fmt.Sprintf("panel %q: link %q of %s uses ${__data.fields.%s}, which the search frame lacks", p.Title, l.Title, f.Name, m[1]))
+				}
+			}
+		}
+	}
+	for _, name := range []string{"duration", "slowestTierSelfTime"} {
+		if u := byName[name].Unit; u != "ms" {
+			probs = append(probs, fmt.Sprintf("panel %q: %s unit %q, want ms", p.Title, name, u))
+		}
+	}
+	return probs
+}
+
 func TestIncidentPanels(t *testing.T) {
 	s := loadStack(t)
 	noProblems(t, checkTimeGonePanel(s))
 	noProblems(t, checkFirstErrorPanel(s))
+	noProblems(t, checkSearchPanel(s))
 }
 
 // TestPluginFramesMatchPanels pins the frame layout the panels were written
 // for, so a frame change in pkg/frames shows up here with the panel to fix.
 func TestPluginFramesMatchPanels(t *testing.T) {
-	frs := pluginFrames(models.AllFrames)
+	frs := pluginFrames(append(slices.Clone(models.AllFrames), frames.NameSearch), frameInput{logSources: []string{timeline.SourceLoki}})
 	var names []string
 	for _, f := range frs {
 		names = append(names, f.Name)
 	}
-	if want := []string{frames.NameTrace, frames.NameLogs, frames.NameTimeline, frames.NameSummary, frames.NameFirstError}; !slices.Equal(names, want) {
+	if want := []string{frames.NameTrace, frames.NameLogs, frames.NameTimeline, frames.NameSummary, frames.NameFirstError, frames.NameSearch}; !slices.Equal(names, want) {
 		t.Fatalf("frames %q, want %q", names, want)
 	}
 	has := func(fr simFrame, name, typ string) bool {
@@ -518,8 +411,13 @@ func TestPluginFramesMatchPanels(t *testing.T) {
 	}
 	for _, w := range []struct{ frame, field, typ string }{
 		{frames.NameSummary, "tier", "string"}, {frames.NameSummary, "selfTime", "number"}, {frames.NameSummary, "share", "number"},
+		{frames.NameSummary, "color", "string"},
 		{frames.NameFirstError, "firstError", "boolean"}, {frames.NameFirstError, "service", "string"},
 		{frames.NameFirstError, "name", "string"}, {frames.NameFirstError, "offset", "number"},
+		{frames.NameSearch, "traceId", "string"}, {frames.NameSearch, "start", "time"}, {frames.NameSearch, "duration", "number"},
+		{frames.NameSearch, "firstError", "string"}, {frames.NameSearch, "firstErrorTime", "time"},
+		{frames.NameSearch, "slowestTierSelfTime", "number"}, {frames.NameSearch, "logs", "number"},
+		{frames.NameSearch, timeline.SourceLoki, "number"},
 	} {
 		i := slices.IndexFunc(frs, func(f simFrame) bool { return f.Name == w.frame })
 		if !has(frs[i], w.field, w.typ) {
@@ -532,6 +430,7 @@ func TestPluginFramesMatchPanels(t *testing.T) {
 // incident dashboard must make, by panel type: the frame its visualization
 // reads and nothing more, so a dashboard open sends each frame once
 // (the logs panel uses queryType logs, whose answer is the logs frame).
+// A search's answer is its one frame whatever the panel.
 var panelSelections = map[string][]string{
 	"traces":   {frames.NameTrace},
 	"logs":     {frames.NameLogs},
@@ -554,7 +453,7 @@ func checkPanelSelections(s *stack) []string {
 			if dsUID(target["datasource"]) != traceweaveUID {
 				continue
 			}
-			frs, err := targetFrames(target)
+			frs, err := targetFrames(target, frameInput{})
 			if err != nil {
 				probs = append(probs, fmt.Sprintf("panel %q: %v", panel["title"], err))
 				continue
@@ -563,7 +462,11 @@ func checkPanelSelections(s *stack) []string {
 			for _, f := range frs {
 				got = append(got, f.Name)
 			}
-			if want, ok := panelSelections[typ]; !ok || !slices.Equal(got, want) {
+			want, ok := panelSelections[typ]
+			if target["queryType"] == models.QueryTypeSearch {
+				want, ok = []string{frames.NameSearch}, true
+			}
+			if !ok || !slices.Equal(got, want) {
 				probs = append(probs, fmt.Sprintf("panel %q (%s) gets frames %q, want %q", panel["title"], typ, got, want))
 			}
 		}
@@ -588,6 +491,28 @@ func TestPanelChecksCatchMistakes(t *testing.T) {
 		return nil
 	}
 	transforms := func(s *stack, title string) []any { return panel(s, title)["transformations"].([]any) }
+	target := func(s *stack, title string) map[string]any {
+		return panel(s, title)["targets"].([]any)[0].(map[string]any)
+	}
+	// transform returns the options of the panel's transformation with id.
+	transform := func(s *stack, title, id string) map[string]any {
+		for _, tr := range transforms(s, title) {
+			if m := tr.(map[string]any); m["id"] == id {
+				return m["options"].(map[string]any)
+			}
+		}
+		t.Fatalf("panel %q has no %s transformation", title, id)
+		return nil
+	}
+	override := func(s *stack, title, field string) map[string]any {
+		for _, o := range panel(s, title)["fieldConfig"].(map[string]any)["overrides"].([]any) {
+			if m := o.(map[string]any); m["matcher"].(map[string]any)["options"] == field {
+				return m
+			}
+		}
+		t.Fatalf("panel %q has no override of %s", title, field)
+		return nil
+	}
 	cases := []struct {
 		name   string
 		mutate func(s *stack)
@@ -595,16 +520,16 @@ func TestPanelChecksCatchMistakes(t *testing.T) {
 		want   string
 	}{
 		{"stat on the timeline frame", func(s *stack) {
-			panel(s, firstErrorTitle)["targets"].([]any)[0].(map[string]any)["frames"] = []any{"timeline"}
+			target(s, firstErrorTitle)["frames"] = []any{"timeline"}
 		}, checkFirstErrorPanel, "want only firstError"},
 		{"stat without a frame selection", func(s *stack) {
-			delete(panel(s, firstErrorTitle)["targets"].([]any)[0].(map[string]any), "frames")
+			delete(target(s, firstErrorTitle), "frames")
 		}, checkPanelSelections, `gets frames ["trace" "logs" "timeline" "summary"], want ["firstError"]`},
 		{"trace view asking for everything", func(s *stack) {
-			panel(s, "Trace ${traceId}")["targets"].([]any)[0].(map[string]any)["frames"] = []any{"trace", "logs"}
+			target(s, "Trace ${traceId}")["frames"] = []any{"trace", "logs"}
 		}, checkPanelSelections, `want ["trace"]`},
 		{"unknown frame", func(s *stack) {
-			panel(s, timeGoneTitle)["targets"].([]any)[0].(map[string]any)["frames"] = []any{"summaries"}
+			target(s, timeGoneTitle)["frames"] = []any{"summaries"}
 		}, checkTimeGonePanel, `unknown frame "summaries"`},
 		{"stat on numeric fields", func(s *stack) {
 			panel(s, firstErrorTitle)["options"].(map[string]any)["reduceOptions"].(map[string]any)["fields"] = ""
@@ -612,17 +537,62 @@ func TestPanelChecksCatchMistakes(t *testing.T) {
 		{"stat fields by raw name", func(s *stack) {
 			panel(s, firstErrorTitle)["options"].(map[string]any)["reduceOptions"].(map[string]any)["fields"] = "/^name$/"
 		}, checkFirstErrorPanel, "want only firstError.name"},
-		{"share drawn as a bar", func(s *stack) {
+		{"rows not turned into fields", func(s *stack) {
 			p := panel(s, timeGoneTitle)
-			p["transformations"] = transforms(s, timeGoneTitle)[:1]
-		}, checkTimeGonePanel, "want only summary.selfTime"},
-		{"label field filtered out", func(s *stack) {
-			opts := transforms(s, timeGoneTitle)[0].(map[string]any)["options"].(map[string]any)
-			opts["include"] = map[string]any{"names": []any{"selfTime", "share", "services"}}
-		}, checkTimeGonePanel, "${__data.fields.tier}"},
+			p["transformations"] = slices.DeleteFunc(slices.Clone(transforms(s, timeGoneTitle)), func(tr any) bool {
+				return tr.(map[string]any)["id"] == "rowsToFields"
+			})
+		}, checkTimeGonePanel, "want one bar per tier"},
+		{"share label filtered out", func(s *stack) {
+			transform(s, timeGoneTitle, "filterFieldsByName")["include"] = map[string]any{"names": []any{"tier", "selfTime", "color"}}
+		}, checkTimeGonePanel, `bar label "edge (%)"`},
+		{"share not rounded", func(s *stack) {
+			transform(s, timeGoneTitle, "filterFieldsByName")["include"] = map[string]any{"names": []any{"tier", "selfTime", "sharePercentExact", "color"}}
+			fc := panel(s, timeGoneTitle)["fieldConfig"].(map[string]any)["defaults"].(map[string]any)
+			fc["displayName"] = "${__field.name} (${__field.labels.sharePercentExact}%)"
+		}, checkTimeGonePanel, `bar label "edge (42.13%)"`},
+		{"bars labelled by Grafana's default name", func(s *stack) {
+			delete(panel(s, timeGoneTitle)["fieldConfig"].(map[string]any)["defaults"].(map[string]any), "displayName")
+		}, checkTimeGonePanel, `bar label "edge 42"`},
+		{"colour column filtered out", func(s *stack) {
+			transform(s, timeGoneTitle, "filterFieldsByName")["include"] = map[string]any{"names": []any{"tier", "selfTime", "sharePercent"}}
+		}, checkTimeGonePanel, "want the fixed colour purple"},
+		{"one fixed colour for every tier", func(s *stack) {
+			fc := panel(s, timeGoneTitle)["fieldConfig"].(map[string]any)["defaults"].(map[string]any)
+			fc["color"] = map[string]any{"mode": "fixed", "fixedColor": "blue"}
+		}, checkTimeGonePanel, "want the panel's by-value scheme"},
+		{"bars without a unit", func(s *stack) {
+			delete(panel(s, timeGoneTitle)["fieldConfig"].(map[string]any)["defaults"].(map[string]any), "unit")
+		}, checkTimeGonePanel, `unit "", want ms`},
 		{"bar gauge on the logs query", func(s *stack) {
-			panel(s, timeGoneTitle)["targets"].([]any)[0].(map[string]any)["queryType"] = "logs"
+			target(s, timeGoneTitle)["queryType"] = "logs"
 		}, checkTimeGonePanel, "queryType timeline"},
+		{"search panel back on Tempo", func(s *stack) {
+			p := panel(s, searchTitle)
+			p["targets"] = []any{map[string]any{"refId": "A", "datasource": map[string]any{"type": "tempo", "uid": "tempo"}, "queryType": "traceql", "query": "{ status = error }"}}
+		}, checkSearchPanel, "with queryType search"},
+		{"search without TraceQL", func(s *stack) {
+			delete(target(s, searchTitle), "traceql")
+		}, checkSearchPanel, "a search needs a TraceQL query"},
+		{"search asking for the timeline frame", func(s *stack) {
+			target(s, searchTitle)["frames"] = []any{"timeline"}
+		}, checkPanelSelections, `returns only the "search" frame`},
+		{"organize key of another frame", func(s *stack) {
+			transform(s, searchTitle, "organize")["indexByName"].(map[string]any)["traceID"] = 0
+		}, checkSearchPanel, `"traceID" names no field`},
+		{"a per-source column hidden", func(s *stack) {
+			transform(s, searchTitle, "organize")["excludeByName"] = map[string]any{"kafka:audit": true}
+		}, checkSearchPanel, "want every field of the search frame"},
+		{"trace ID not first", func(s *stack) {
+			transform(s, searchTitle, "organize")["indexByName"].(map[string]any)["traceId"] = 99
+		}, checkSearchPanel, "want traceId first"},
+		{"investigate link lost", func(s *stack) {
+			o := override(s, searchTitle, "traceId")
+			o["properties"] = o["properties"].([]any)[1:]
+		}, checkSearchPanel, `want first "Investigate this trace"`},
+		{"override of a field the search frame lacks", func(s *stack) {
+			override(s, searchTitle, "duration")["matcher"].(map[string]any)["options"] = "durationMs"
+		}, checkSearchPanel, "durationMs matches no field"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

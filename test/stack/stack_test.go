@@ -752,8 +752,9 @@ func checkCollectorHosts(s *stack) []string {
 func isVariable(uid string) bool { return strings.HasPrefix(uid, "$") }
 
 // checkDashboard wants the fixed uid, the traceId textbox, every panel and
-// target datasource uid provisioned (or a variable), and every Traceweave
-// target accepted by the plugin's query parser once ${traceId} is filled in.
+// target datasource uid provisioned (or a variable), every Traceweave target
+// but a search reading ${traceId}, and every Traceweave target accepted by
+// the plugin's query parser once ${traceId} is filled in.
 func checkDashboard(s *stack) []string {
 	var probs []string
 	d := s.dashboard
@@ -806,7 +807,8 @@ func checkDashboard(s *stack) []string {
 			if uids[uid] != pluginType {
 				continue
 			}
-			if target["traceId"] != "${traceId}" {
+			// A search starts from TraceQL, not from the trace the dashboard shows.
+			if target["queryType"] != models.QueryTypeSearch && target["traceId"] != "${traceId}" {
 				probs = append(probs, fmt.Sprintf("panel %q target %v: traceId %v, want ${traceId}", title, target["refId"], target["traceId"]))
 			}
 			raw, _ := json.Marshal(target)

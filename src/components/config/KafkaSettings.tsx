@@ -10,6 +10,7 @@ import {
   Input,
   RadioButtonGroup,
   SecretInput,
+  SecretTextArea,
   TagsInput,
   Text,
 } from '@grafana/ui';
@@ -22,7 +23,7 @@ import {
   DEFAULT_UPSTREAM_TIMEOUT,
 } from '../../defaults';
 import { KafkaEncoding, KafkaHasher, KafkaOptions, KafkaTopic, SASLMechanism } from '../../types';
-import { validateBroker, validateDuration, validatePositiveInt, validateTopicName } from '../../validation';
+import { validateBroker, validateDuration, validatePem, validatePositiveInt, validateTopicName } from '../../validation';
 import {
   ConfigProps,
   formatCount,
@@ -70,6 +71,9 @@ export function KafkaSettings(props: ConfigProps) {
   const timeoutError = validateDuration(kafka.timeout);
   const mechanism = kafka.sasl?.mechanism ?? '';
   const usernameMissing = mechanism !== '' && !kafka.sasl?.username;
+  // Optional, unlike the Tempo/Loki CA (which has its own toggle): without it the system roots
+  // verify the brokers. Only a typed value can be checked; a stored one the browser never sees.
+  const caError = validatePem(props.options.secureJsonData?.kafkaTLSCACert, 'certificate');
 
   return (
     <section aria-label="Kafka settings">
@@ -176,6 +180,22 @@ export function KafkaSettings(props: ConfigProps) {
               onChange={(e) => set({ tls: { ...kafka.tls, insecureSkipVerify: e.currentTarget.checked } })}
             />
           </InlineField>
+          {kafka.tls?.enabled && (
+            <InlineField
+              label="CA certificate"
+              labelWidth={LABEL_WIDTH}
+              tooltip="PEM, from -----BEGIN CERTIFICATE-----: the CA certificate(s) that signed the brokers' certificates, for a private CA. Stored encrypted. Default: none (the system's roots)."
+              invalid={Boolean(caError)}
+              error={caError}
+            >
+              <SecretTextArea
+                id="kafka-tls-ca-cert"
+                cols={INPUT_WIDTH}
+                rows={4}
+                {...secretProps(props, 'kafkaTLSCACert')}
+              />
+            </InlineField>
+          )}
         </ConfigSubSection>
 
         <ConfigSubSection title="Limits">

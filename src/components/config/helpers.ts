@@ -10,7 +10,7 @@ export type ConfigProps = DataSourcePluginOptionsEditorProps<Options, SecureJson
 export const LABEL_WIDTH = 28;
 export const INPUT_WIDTH = 48;
 
-type Section = 'tempo' | 'loki' | 'kafka' | 'window' | 'cache' | 'traceView';
+type Section = 'tempo' | 'loki' | 'kafka' | 'window' | 'cache' | 'traceView' | 'search';
 
 /** setJsonData replaces one top-level jsonData key. */
 export function setJsonData<K extends keyof Options>(props: ConfigProps, key: K, value: Options[K]) {
@@ -18,7 +18,7 @@ export function setJsonData<K extends keyof Options>(props: ConfigProps, key: K,
   onOptionsChange({ ...options, jsonData: { ...options.jsonData, [key]: value } });
 }
 
-/** patchSection merges patch into one jsonData section (tempo, loki, kafka, window, cache, traceView). */
+/** patchSection merges patch into one jsonData section (tempo, loki, kafka, window, cache, traceView, search). */
 export function patchSection<K extends Section>(props: ConfigProps, key: K, patch: Partial<NonNullable<Options[K]>>) {
   setJsonData(props, key, { ...(props.options.jsonData[key] ?? {}), ...patch } as Options[K]);
 }
