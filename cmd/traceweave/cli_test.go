@@ -51,15 +51,20 @@ func fixture(t *testing.T, rel string) []byte {
 	return b
 }
 
-// fakeTempo serves the recorded v2 protobuf trace for traceID and Tempo's
-// real not-found answer for any other ID.
+// fakeTempo serves the recorded v2 protobuf trace for traceID, Tempo's
+// real not-found answer for any other ID, and the recorded search answer.
 func fakeTempo(t *testing.T) *httptest.Server {
 	pb := fixture(t, "pkg/tempo/testdata/tempo_trace_v2.pb")
 	notFound := fixture(t, "pkg/tempo/testdata/tempo_trace_v2_notfound.txt")
+	search := fixture(t, "pkg/tempo/testdata/tempo_search_traceql.json")
 	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case r.URL.Path == "/api/echo":
 			_, _ = w.Write([]byte("echo"))
+		case r.URL.Path == "/api/search":
+			// The recorded answer finds traceID.
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(search)
 		case r.URL.Path == "/api/v2/traces/"+traceID:
 			w.Header().Set("Content-Type", "application/protobuf")
 			_, _ = w.Write(pb)
@@ -312,4 +317,46 @@ datasources:
 	r = runCLI(t, nil, "timeline", "--datasource", file, "--name", "Nope", traceID)
 	require.Equal(t, exitBadInput, r.code)
 	require.Contains(t, r.stderr, "Traceweave")
+}
+
+// searchSince reaches back to the recorded trace (November 2026).
+const searchSince = "--since=87600h"
+
+func TestSearchTable(t *testing.T) {
+	r := runCLI(t, allSourcesEnv(t), "search", `{ resource.service.name = "go-proxy" }`, searchSince)
+	require.Equal(t, exitOK, r.code, r.stderr)
+	lines := strings.Split(strings.TrimRight(r.stdout, "\n"), "\n")
+	require.Len(t, lines, 2, r.stdout)
+	head := strings.Fields(lines[0])
+	require.Equal(t, []string{"traceId", "rootService", "rootOperation", "start", "duration", "(ms)"}, head[:6])
+	require.Contains(t, lines[0], "loki")
+	require.Contains(t, lines[0], "kafka:audit")
+	row := strings.Fields(lines[1])
+	require.Equal(t, []string{traceID, "go-proxy", "GET", "/api/orders"}, row[:4], lines[1])
+	require.Empty(t, r.stderr, "stderr carries only notices, and there are none")
+}
+
+func TestSearchJSON(t *testing.T) {
+	r := runCLI(t, allSourcesEnv(t), "search", "--json", `{ resource.service.name = "go-proxy" }`, searchSince)
+	require.Equal(t, exitOK, r.code, r.stderr)
+	var doc struct {
+		Traces []map[string]any `json:"traces"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &doc), r.stdout)
+	require.Len(t, doc.Traces, 1)
+	row := doc.Traces[0]
+	require.Equal(t, traceID, row["traceId"])
+	require.Equal(t, 120.0, row["duration"])
+	require.Positive(t, row["spans"])
+	require.Positive(t, row["loki"], "the recorded Loki lines of the trace")
+	require.Equal(t, 1.0, row["kafka:audit"], "the one audit line of the trace, not the other trace's")
+}
+
+func TestSearchBadInput(t *testing.T) {
+	r := runCLI(t, allSourcesEnv(t), "search")
+	require.Equal(t, exitBadInput, r.code)
+	require.Contains(t, r.stderr, "exactly one TraceQL query")
+	r = runCLI(t, allSourcesEnv(t), "search", "{}", "--limit=1000")
+	require.Equal(t, exitBadInput, r.code)
+	require.Contains(t, r.stderr, "limit 1000")
 }

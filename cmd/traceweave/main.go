@@ -3,6 +3,7 @@
 // thing that is down.
 //
 //	traceweave timeline [flags] <traceID>   waterfall of spans with their logs
+//	traceweave search [flags] <traceql>     the traces a TraceQL search finds, each with its logs
 //	traceweave check [flags]                health of every configured source
 //
 // Exit codes: 0 found / healthy, 1 upstream failure, 2 bad input, 3 trace not found.
@@ -45,6 +46,8 @@ func main() {
 
 const usage = `usage:
   traceweave timeline [flags] <traceID>   print the trace's spans with their logs interleaved
+  traceweave search [flags] <traceql>     the traces a TraceQL search finds, a row each with its
+                                          log lines per source, first error and slowest tier
   traceweave check [flags]                check every configured source
 
 --verbose prints the engine's debug log lines on stderr (otherwise only the CLI's own messages).
@@ -80,6 +83,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		asJSON   *bool
 		since    *time.Duration
 		noColour *bool
+		limit    *int
 	)
 	if cmd == "timeline" {
 		fs.StringVar(&src.windowBefore, "window-before", "", "search logs this long before the trace (default 30s)")
@@ -89,11 +93,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		asJSON = fs.Bool("json", false, "print the merged model as JSON")
 		since = fs.Duration("since", time.Hour, "when the trace is not in Tempo, search logs over this long before now")
 		noColour = fs.Bool("no-color", false, "never colour the output")
+	} else if cmd == "search" {
+		fs.StringVar(&src.windowBefore, "window-before", "", "search each trace's logs this long before it (default 30s)")
+		fs.StringVar(&src.windowAfter, "window-after", "", "search each trace's logs this long after it, covers export delay (default 2m)")
+		sources = fs.String("sources", "", "comma-separated log sources to ask: loki,kafka (default: all configured; Tempo is always asked)")
+		asJSON = fs.Bool("json", false, "print the rows as JSON")
+		since = fs.Duration("since", 15*time.Minute, "search traces that started this long before now")
+		limit = fs.Int("limit", 0, fmt.Sprintf("traces to return, 1-%d (default: the datasource's search.limit, %d)", models.MaxSearchLimit, models.DefaultSearchLimit))
 	} else if cmd != "check" {
 		fmt.Fprintf(stderr, "traceweave: unknown command %q\n%s", cmd, usage)
 		return exitBadInput
 	}
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
 		return exitBadInput
 	}
 	setupLogging(*verbose, stderr)
@@ -105,14 +117,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 
-	if cmd == "check" {
+	switch cmd {
+	case "check":
 		return check(ctx, cfg, stdout, stderr)
+	case "search":
+		return search(ctx, cfg, searchArgs{args: pos, sources: *sources, limit: *limit, since: *since, asJSON: *asJSON}, stdout, stderr)
 	}
-	if fs.NArg() != 1 {
-		fmt.Fprintf(stderr, "traceweave: timeline wants exactly one trace ID, got %d arguments\n", fs.NArg())
+	if len(pos) != 1 {
+		fmt.Fprintf(stderr, "traceweave: timeline wants exactly one trace ID, got %d arguments\n", len(pos))
 		return exitBadInput
 	}
-	raw, _ := json.Marshal(map[string]any{"traceId": fs.Arg(0), "spanId": *spanID, "sources": splitList(*sources)})
+	raw, _ := json.Marshal(map[string]any{"traceId": pos[0], "spanId": *spanID, "sources": splitList(*sources)})
 	q, err := models.ParseQuery(raw, models.QueryTypeTimeline)
 	if err != nil {
 		fmt.Fprintf(stderr, "traceweave: %v\n", err)
@@ -166,6 +181,26 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return exitNotFound
 	}
 	return exitOK
+}
+
+// parseInterleaved parses flags wherever they are among the arguments
+// (`traceweave search '{ … }' --since 15m`, as the usage shows them) and
+// returns the positional arguments; everything after "--" is positional.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos, args = append(pos, rest[0]), rest[1:]
+	}
 }
 
 // jsonOutcome is the --json document: the merged model and the notices.

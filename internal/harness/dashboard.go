@@ -135,3 +135,26 @@ func (p *Plugin) OpenDashboard(ctx context.Context, s Settings, panels []PanelQu
 	wg.Wait()
 	return out
 }
+
+// TracePanels keeps the panels that show the dashboard's trace
+// (${traceId}): every panel but a search (queryType "search"), which starts
+// from a TraceQL search rather than the trace and asks Tempo's search API
+// (docs/DESIGN.md, "Search"). Opening the trace's panels is one run.
+func TracePanels(panels []PanelQuery) []PanelQuery {
+	var out []PanelQuery
+	for _, p := range panels {
+		search := false
+		for _, q := range p.Queries {
+			var m struct {
+				QueryType string `json:"queryType"`
+			}
+			if json.Unmarshal(q.JSON, &m) == nil && m.QueryType == "search" {
+				search = true
+			}
+		}
+		if !search {
+			out = append(out, p)
+		}
+	}
+	return out
+}

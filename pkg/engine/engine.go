@@ -210,12 +210,7 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Outcome, error) {
 	defer span.End()
 	out, err := e.run(ctx, req)
 	if out != nil {
-		for i := range out.Notices {
-			out.Notices[i].Text = e.redact.Text(out.Notices[i].Text)
-		}
-		for i := range out.Statuses {
-			out.Statuses[i].Err = e.redact.Error(out.Statuses[i].Err)
-		}
+		e.scrub(out.Notices, out.Statuses)
 		span.SetAttributes(spans.TraceFound.Bool(out.TraceFound))
 		if validWindow(out.WindowFrom, out.WindowTo) {
 			span.SetAttributes(spans.WindowStart.Int64(out.WindowFrom.UnixNano()), spans.WindowEnd.Int64(out.WindowTo.UnixNano()))
@@ -223,6 +218,16 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Outcome, error) {
 	}
 	spans.Fail(ctx, span, err)
 	return out, e.redact.Error(err)
+}
+
+// scrub removes the configured secrets from the texts that leave the engine.
+func (e *Engine) scrub(notices []Notice, statuses []SourceStatus) {
+	for i := range notices {
+		notices[i].Text = e.redact.Text(notices[i].Text)
+	}
+	for i := range statuses {
+		statuses[i].Err = e.redact.Error(statuses[i].Err)
+	}
 }
 
 func (e *Engine) run(ctx context.Context, req Request) (*Outcome, error) {

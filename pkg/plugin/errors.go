@@ -31,7 +31,7 @@ func errorResponse(err error) backend.DataResponse {
 		status, source = backend.StatusTimeout, backend.ErrorSourceDownstream
 	case errors.Is(err, context.Canceled):
 		status, source = backend.Status(499), backend.ErrorSourceDownstream
-	case errors.Is(err, engine.ErrNoSource):
+	case errors.Is(err, engine.ErrNoSource), errors.Is(err, engine.ErrSearchNeedsTempo), errors.Is(err, engine.ErrSearchNeedsRange):
 		status, source = backend.StatusBadRequest, backend.ErrorSourceDownstream
 	case errors.Is(err, tempo.ErrTraceNotFound):
 		status, source = backend.StatusNotFound, backend.ErrorSourceDownstream

@@ -74,6 +74,9 @@ func (d *Datasource) query(ctx context.Context, dq backend.DataQuery) (resp back
 		return backend.ErrDataResponseWithSource(backend.StatusBadRequest, backend.ErrorSourceDownstream,
 			"the datasource settings are invalid, fix them on the datasource page: "+d.settingsErr.Error())
 	}
+	if q.QueryType == models.QueryTypeSearch {
+		return d.search(ctx, dq, q)
+	}
 	res, err := d.runs.Do(ctx, engine.Request{
 		TraceID: q.TraceID,
 		Sources: q.Sources,
@@ -119,6 +122,31 @@ func (d *Datasource) query(ctx context.Context, dq backend.DataQuery) (resp back
 	return backend.DataResponse{Frames: buildFrames(ctx, m, q.Frames, opts, notices)}
 }
 
+// search runs a search query (docs/DESIGN.md, "Search"). It does not share
+// runs with other panels: a dashboard has one search panel, and its rows'
+// traces are fetched together inside the one run. Its frame is a row per
+// trace (at most models.MaxSearchLimit rows), so it is built without
+// reserving memory for it.
+func (d *Datasource) search(ctx context.Context, dq backend.DataQuery, q models.Query) backend.DataResponse {
+	out, err := d.engine.Search(ctx, engine.SearchRequest{
+		TraceQL: q.TraceQL,
+		Limit:   q.Limit,
+		Sources: q.Sources,
+		From:    dq.TimeRange.From,
+		To:      dq.TimeRange.To,
+	})
+	if err != nil {
+		log.DefaultLogger.FromContext(ctx).Debug("search failed", "refId", dq.RefID, "error", err)
+		return errorResponse(err)
+	}
+	_, span := spans.Start(ctx, "traceweave.frame", spans.Frame.String(frames.NameSearch))
+	f := frames.Search(out.Traces, out.LogSources, d.frameOptions())
+	span.SetAttributes(spans.FrameRows.Int(f.Rows()))
+	span.End()
+	addNotices(f, out.Notices)
+	return backend.DataResponse{Frames: data.Frames{f}}
+}
+
 // frameOptions are the instance's settings for building frames.
 func (d *Datasource) frameOptions() frames.Options {
 	cfg := d.engine.Settings()
@@ -152,18 +180,26 @@ func buildFrames(ctx context.Context, m *timeline.Model, names []string, opts fr
 		})
 	}
 	wg.Wait()
-	if len(notices) > 0 && len(fs) > 0 {
-		f := fs[0]
-		if f.Meta == nil {
-			f.Meta = &data.FrameMeta{}
-		}
-		for _, n := range notices {
-			sev := data.NoticeSeverityInfo
-			if n.Severity == engine.NoticeWarning {
-				sev = data.NoticeSeverityWarning
-			}
-			f.Meta.Notices = append(f.Meta.Notices, data.Notice{Severity: sev, Text: n.Text})
-		}
+	if len(fs) > 0 {
+		addNotices(fs[0], notices)
 	}
 	return fs
+}
+
+// addNotices attaches the engine's notices to f, the frame Grafana shows
+// them on.
+func addNotices(f *data.Frame, notices []engine.Notice) {
+	if len(notices) == 0 {
+		return
+	}
+	if f.Meta == nil {
+		f.Meta = &data.FrameMeta{}
+	}
+	for _, n := range notices {
+		sev := data.NoticeSeverityInfo
+		if n.Severity == engine.NoticeWarning {
+			sev = data.NoticeSeverityWarning
+		}
+		f.Meta.Notices = append(f.Meta.Notices, data.Notice{Severity: sev, Text: n.Text})
+	}
 }

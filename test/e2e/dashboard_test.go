@@ -82,7 +82,9 @@ func TestDashboardOpenIsOneRun(t *testing.T) {
 	require.NoError(t, err)
 	panels, err := harness.DashboardPanels(raw, map[string]string{"traceId": scenarioTrace}, from, to)
 	require.NoError(t, err)
-	require.Len(t, panels, 5, "the dashboard's Traceweave panels")
+	require.Len(t, panels, 6, "the dashboard's Traceweave panels")
+	panels = harness.TracePanels(panels)
+	require.Len(t, panels, 5, "the panels of the trace: all but the search")
 
 	dash := s.settings()
 	dash.Updated = time.Unix(200, 0)
