@@ -18,11 +18,11 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/traceweave/traceweave/internal/harness"
+	"github.com/traceweave/traceweave/internal/kafkatest"
 )
 
 // searchTrace is one trace of the search scenario: the scenario request,
@@ -221,17 +221,8 @@ type searchScenario struct {
 	tempo   *searchTempo
 	loki    *fakeLoki
 	kafka   *kfake.Cluster
-	fetches *fetchOffsets
+	fetches *kafkatest.FetchLog
 	ds      harness.Settings
-}
-
-// fetchOffsets records the offsets each Fetch asks of each partition, to
-// show that the search reads every record at most once.
-type fetchOffsets struct {
-	mu  sync.Mutex
-	ids map[[16]byte]string
-	// asked maps "topic/partition" to the fetch offsets asked, in order.
-	asked map[string][]int64
 }
 
 // newSearchScenario starts Tempo, Loki and Kafka holding traces; extra adds
@@ -284,26 +275,8 @@ func newSearchScenario(t testing.TB, traces []searchTrace, extra int) *searchSce
 		produce(t, otlp, &kgo.Record{Topic: topicOTLP, Key: []byte(other), Value: otlpMessage(t, other, tr.logs(inOTLP)), Timestamp: at.Add(time.Second)})
 	}
 
-	fo := &fetchOffsets{ids: map[[16]byte]string{}, asked: map[string][]int64{}}
-	for _, topic := range []string{topicOTLP, topicAudit} {
-		fo.ids[topicIDOf(t, c, topic)] = topic
-	}
-	c.ControlKey(int16(kmsg.Fetch), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		c.KeepControl()
-		fo.mu.Lock()
-		defer fo.mu.Unlock()
-		for _, rt := range req.(*kmsg.FetchRequest).Topics {
-			name := rt.Topic
-			if name == "" {
-				name = fo.ids[rt.TopicID]
-			}
-			for _, rp := range rt.Partitions {
-				k := fmt.Sprintf("%s/%d", name, rp.Partition)
-				fo.asked[k] = append(fo.asked[k], rp.FetchOffset)
-			}
-		}
-		return nil, nil, false
-	})
+	fo, err := kafkatest.NewFetchLog(c, topicOTLP, topicAudit)
+	require.NoError(t, err)
 	return &searchScenario{tempo: st, loki: fl, kafka: c, fetches: fo, ds: harness.Settings{
 		UID: dsUID, Name: dsName,
 		JSONData: map[string]any{
@@ -317,20 +290,13 @@ func newSearchScenario(t testing.TB, traces []searchTrace, extra int) *searchSce
 	}}
 }
 
-// topicIDOf returns the topic ID Fetch requests (v13+) use instead of names.
-func topicIDOf(t testing.TB, c *kfake.Cluster, topic string) [16]byte {
-	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
-	require.NoError(t, err)
-	defer cl.Close()
-	md := kmsg.NewPtrMetadataRequest()
-	rt := kmsg.NewMetadataRequestTopic()
-	rt.Topic = kmsg.StringPtr(topic)
-	md.Topics = append(md.Topics, rt)
-	resp, err := md.RequestWith(ctxT(t), cl)
-	require.NoError(t, err)
-	require.Len(t, resp.Topics, 1)
-	return resp.Topics[0].TopicID
+// keyedPartitions are the otlp_logs partitions of the search's traces.
+func keyedPartitions() []int32 {
+	var out []int32
+	for _, tr := range searchTraces {
+		out = append(out, saramaPartition(tr.id, otlpPartitions))
+	}
+	return out
 }
 
 // searchRange is the panel's range: the last hour around the traces.
@@ -372,10 +338,8 @@ func TestSearchRowsMatchTraceQueries(t *testing.T) {
 	f := r.Frames[0]
 	assert.Equal(t, "search", f.Name)
 	lokiCalls := len(s.loki.requests())
-	s.fetches.mu.Lock()
-	asked := s.fetches.asked
-	s.fetches.asked = map[string][]int64{}
-	s.fetches.mu.Unlock()
+	rereads, fetched := s.fetches.Rereads(), s.fetches.Fetched()
+	s.fetches.Reset()
 
 	// Hostile and zero-stripped IDs: the row IDs are the padded hex ones,
 	// and no LogQL carried anything but hex IDs.
@@ -395,17 +359,13 @@ func TestSearchRowsMatchTraceQueries(t *testing.T) {
 	// Loki: one request per group of windows, not one per trace.
 	assert.LessOrEqual(t, lokiCalls, 3, "Loki requests for %d traces in 3 groups", len(searchTraces))
 
-	// Kafka: each partition's fetch offsets only move forward.
-	keyed := map[string]bool{}
-	for _, tr := range searchTraces {
-		keyed[fmt.Sprintf("%s/%d", topicOTLP, saramaPartition(tr.id, otlpPartitions))] = true
-	}
-	for k, offs := range asked {
-		for i := 1; i < len(offs); i++ {
-			assert.Greater(t, offs[i], offs[i-1], "%s fetched offset %d again: %v", k, offs[i], offs)
-		}
-		if strings.HasPrefix(k, topicOTLP+"/") {
-			assert.True(t, keyed[k], "keyed topic partition %s holds none of the found traces", k)
+	// Kafka: each partition's fetch offsets only move forward, and the
+	// keyed topic is read only on the found traces' partitions.
+	assert.Empty(t, rereads, "Kafka partitions fetched again at offsets already read")
+	require.NotEmpty(t, fetched)
+	for _, f := range fetched {
+		if f.Topic == topicOTLP {
+			assert.Contains(t, keyedPartitions(), f.Partition, "keyed topic partition %d holds none of the found traces", f.Partition)
 		}
 	}
 
