@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,7 +17,7 @@ import (
 var errUndecodable = errors.New("undecodable message")
 
 // recordContext is what a decoder needs besides the message bytes: the
-// searched trace and where the message came from.
+// searched traces and where the message came from.
 type recordContext struct {
 	m         *traceMatcher
 	topic     string
@@ -26,7 +27,78 @@ type recordContext struct {
 	// kafkaTimeNs is the record timestamp (the export time), the fallback
 	// for lines without their own time.
 	kafkaTimeNs int64
+
+	// hit is the IDs (numbers) the record being decoded belongs to, set by
+	// the match methods.
+	hit []int32
+	// With a matcher of many IDs, hits[hitEnds[i-1]:hitEnds[i]] are the IDs
+	// of the i-th record the decoder appended since the reader reset them
+	// (a line naming two searched traces belongs to both). With one ID
+	// every record is that ID's, and they stay empty.
+	hits    []int32
+	hitEnds []int
 }
+
+// matchID reports whether an explicit trace ID (normalised) is a searched
+// one, and makes it the record's: a record with its own trace ID belongs to
+// that trace only.
+func (c *recordContext) matchID(id string) bool {
+	n, ok := c.m.byID(id)
+	c.hit = append(c.hit[:0], n)
+	return ok
+}
+
+// matchRawID is matchID for the 16 bytes of an OTLP trace ID.
+func (c *recordContext) matchRawID(raw [16]byte) bool {
+	n, ok := c.m.byRawID(raw)
+	c.hit = append(c.hit[:0], n)
+	return ok
+}
+
+// matchText reports whether s names a searched trace in hex (the rule for
+// records without a trace ID) and makes the traces it names the record's.
+func (c *recordContext) matchText(s string) bool {
+	c.hit = c.m.inText(c.hit[:0], s)
+	return len(c.hit) > 0
+}
+
+// matchNoTraceID is matchText for an OTLP record without a trace ID: the
+// all-zero ID, which models.NormalizeTraceID accepts, is also each such
+// record's, as an empty ID equals it.
+func (c *recordContext) matchNoTraceID(body string) bool {
+	c.hit = c.m.inText(c.hit[:0], body)
+	if n, ok := c.m.byRawID([16]byte{}); ok && !slices.Contains(c.hit, n) {
+		c.hit = append(c.hit, n)
+		slices.Sort(c.hit)
+	}
+	return len(c.hit) > 0
+}
+
+// traceID is the trace ID a matched record carries: its first trace's.
+func (c *recordContext) traceID() string { return c.m.hexOf(c.hit[0]) }
+
+// kept notes the IDs of a record the decoder appended.
+func (c *recordContext) kept() {
+	if c.m.multi() {
+		c.hits = append(c.hits, c.hit...)
+		c.hitEnds = append(c.hitEnds, len(c.hits))
+	}
+}
+
+// recordIDs is the IDs of the i-th record appended since resetHits.
+func (c *recordContext) recordIDs(i int) []int32 {
+	if !c.m.multi() {
+		return c.m.ids[0].only
+	}
+	from := 0
+	if i > 0 {
+		from = c.hitEnds[i-1]
+	}
+	return c.hits[from:c.hitEnds[i]]
+}
+
+// resetHits forgets the IDs of the records appended so far.
+func (c *recordContext) resetHits() { c.hits, c.hitEnds = c.hits[:0], c.hitEnds[:0] }
 
 // id is the LogRecord.ID of the index-th log record of the message:
 // "<topic>/<partition>/<offset>/<index>", stable across searches.

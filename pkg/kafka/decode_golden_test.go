@@ -109,8 +109,8 @@ func checkDecode(t *testing.T, dec decodeFunc, data []byte, sel uint8) []timelin
 		}
 	}
 	for k, r := range got {
-		if r.TraceID != c.m.hex {
-			t.Fatalf("input %q: record of trace %q searching %s", data, r.TraceID, c.m.hex)
+		if r.TraceID != c.m.ids[0].hex {
+			t.Fatalf("input %q: record of trace %q searching %s", data, r.TraceID, c.m.ids[0].hex)
 		}
 		if r.SpanID != "" && (len(r.SpanID) != 16 || strings.Trim(r.SpanID, "0123456789abcdef") != "") {
 			t.Fatalf("span ID %q is not 16 lower hex", r.SpanID)

@@ -265,18 +265,18 @@ func appendJSONFields(dst []timeline.LogRecord, fields []jsonField, raw string, 
 	if tf != nil {
 		id, ok := jsonTraceID(tf)
 		switch {
-		case ok && id != c.m.hex:
+		case ok && !c.matchID(id):
 			return dst
-		case !ok && !c.m.inText(raw):
+		case !ok && !c.matchText(raw):
 			return dst
 		}
-	} else if !c.m.inText(raw) {
+	} else if !c.matchText(raw) {
 		return dst
 	}
 	rec := timeline.LogRecord{
 		TimeNs:   c.kafkaTimeNs,
 		Severity: timeline.SeverityUnknown,
-		TraceID:  c.m.hex,
+		TraceID:  c.traceID(),
 		Source:   c.source,
 		ID:       c.id(0),
 	}
@@ -313,6 +313,7 @@ func appendJSONFields(dst []timeline.LogRecord, fields []jsonField, raw string, 
 		labels = append(labels, timeline.Label{Name: validUTF8(fields[i].path), Value: validUTF8(fields[i].text)})
 	}
 	rec.Labels = timeline.NewLabels(labels)
+	c.kept()
 	return append(dst, rec)
 }
 

@@ -25,10 +25,10 @@ func decodeOTLPProto(dst []timeline.LogRecord, value []byte, c *recordContext) (
 	return appendOTLP(dst, logs, c), nil
 }
 
-// appendOTLP appends the records of the searched trace: those whose trace
-// ID is the searched one, and those without a trace ID whose body names the
-// trace in hex (host logs shipped by the filelog receiver carry the ID only
-// in their text). A record with another trace's ID never matches.
+// appendOTLP appends the records of the searched traces: those whose trace
+// ID is a searched one, and those without a trace ID whose body names a
+// searched // (host logs shipped by the filelog receiver carry the ID only in their
+// text). A record with another trace's ID never matches.
 func appendOTLP(dst []timeline.LogRecord, logs plog.Logs, c *recordContext) []timeline.LogRecord {
 	index := 0
 	rls := logs.ResourceLogs()
@@ -49,13 +49,13 @@ func appendOTLP(dst []timeline.LogRecord, logs plog.Logs, c *recordContext) []ti
 				tid := lr.TraceID()
 				var body string
 				switch {
-				case tid == pcommon.TraceID(c.m.raw):
-					body = lr.Body().AsString()
 				case tid.IsEmpty():
 					body = lr.Body().AsString()
-					if !c.m.inText(body) {
+					if !c.matchNoTraceID(body) {
 						continue
 					}
+				case c.matchRawID(tid):
+					body = lr.Body().AsString()
 				default:
 					continue
 				}
@@ -63,7 +63,7 @@ func appendOTLP(dst []timeline.LogRecord, logs plog.Logs, c *recordContext) []ti
 					TimeNs:   otlpTime(lr, c),
 					Body:     validUTF8(body),
 					Severity: otlpSeverity(lr),
-					TraceID:  c.m.hex,
+					TraceID:  c.traceID(),
 					Service:  service,
 					Labels:   otlpLabels(resAttrs, lr.Attributes()),
 					Source:   c.source,
@@ -73,6 +73,7 @@ func appendOTLP(dst []timeline.LogRecord, logs plog.Logs, c *recordContext) []ti
 					rec.SpanID = hex.EncodeToString(sid[:])
 				}
 				dst = append(dst, rec)
+				c.kept()
 			}
 		}
 	}

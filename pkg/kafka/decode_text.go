@@ -31,9 +31,9 @@ func byteKeys(keys ...string) [][]byte {
 	return out
 }
 
-// appendTextLine appends line as a record when it belongs to the trace: its
-// trace_id pair names the trace, or it has no trace_id pair and the trace's
-// hex occurs in it.
+// appendTextLine appends line as a record when it belongs to a searched
+// trace: its trace_id pair names the trace, or it has no trace_id pair and
+// the trace's hex occurs in it.
 func appendTextLine(dst []timeline.LogRecord, line string, c *recordContext) []timeline.LogRecord {
 	line = strings.TrimRight(line, "\r\n")
 	// The lower-case copy is only searched, never kept: on the stack for
@@ -41,23 +41,24 @@ func appendTextLine(dst []timeline.LogRecord, line string, c *recordContext) []t
 	var buf [1024]byte
 	lower := appendASCIILower(buf[:0], line)
 	if v, ok := findPair(line, lower, textTraceKeys, isHex); ok {
-		if id, err := models.NormalizeTraceID(v); err != nil || id != c.m.hex {
+		if id, err := models.NormalizeTraceID(v); err != nil || !c.matchID(id) {
 			return dst
 		}
-	} else if !c.m.inText(line) {
+	} else if !c.matchText(line) {
 		return dst
 	}
 	rec := timeline.LogRecord{
 		TimeNs:   textTime(line, lower, c),
 		Body:     validUTF8(line),
 		Severity: guessSeverity(line, lower),
-		TraceID:  c.m.hex,
+		TraceID:  c.traceID(),
 		Source:   c.source,
 		ID:       c.id(0),
 	}
 	if v, ok := findPair(line, lower, textSpanKeys, isHex); ok {
 		rec.SpanID = normalizeSpanID(v)
 	}
+	c.kept()
 	return append(dst, rec)
 }
 

@@ -13,7 +13,7 @@
 package kafka
 
 import (
-	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -22,6 +22,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -347,33 +348,68 @@ func (r *Reader) describeTopics(ctx context.Context, names []string) (map[string
 // win. It never fails as a whole: each topic has its own result and error,
 // so one missing or forbidden topic does not hide the others' lines.
 func (r *Reader) Read(ctx context.Context, traceID string, win Window) *Result {
-	res := &Result{Topics: make([]TopicResult, len(r.cfg.Topics))}
-	names := make([]string, len(r.cfg.Topics))
-	for i, t := range r.cfg.Topics {
-		res.Topics[i].Topic, names[i] = t.Name, t.Name
-	}
+	res := r.newResult()
 	defer traceTopics(ctx, res)()
-	if len(names) == 0 {
+	if len(res.Topics) == 0 {
 		return res
 	}
 	m, err := newTraceMatcher(traceID)
 	if err != nil {
-		for i := range res.Topics {
-			res.Topics[i].Err = err
-		}
+		res.failAll(err)
 		return res
+	}
+	r.search(ctx, m, []searchWindow{{win: win, ids: m.ids[0].only}}, res)
+	return res
+}
+
+// newResult is a Result with one empty entry per configured topic.
+func (r *Reader) newResult() *Result {
+	res := &Result{Topics: make([]TopicResult, len(r.cfg.Topics))}
+	for i, t := range r.cfg.Topics {
+		res.Topics[i].Topic = t.Name
+	}
+	return res
+}
+
+// failAll gives every topic the same error (nothing was fetched).
+func (r *Result) failAll(err error) {
+	for i := range r.Topics {
+		r.Topics[i].Err = err
+	}
+}
+
+// searchWindow is one time range of a search and the IDs searched in it:
+// Read has one, ReadTraces one per group of trace windows.
+type searchWindow struct {
+	win Window
+	ids []int32 // ID numbers (the matcher's), increasing
+}
+
+// holds reports whether the window searches the ID numbered n.
+func (w *searchWindow) holds(n int32) bool {
+	_, ok := slices.BinarySearch(w.ids, n)
+	return ok
+}
+
+// search reads every topic of res for the IDs of m, each within the
+// windows that hold it, and fills res; it returns the topics' runs (in
+// res's order) with their records sorted, each with the IDs it belongs to.
+func (r *Reader) search(ctx context.Context, m *traceMatcher, wins []searchWindow, res *Result) []*topicRun {
+	names := make([]string, len(r.cfg.Topics))
+	for i, t := range r.cfg.Topics {
+		names[i] = t.Name
 	}
 	metas, _, err := r.describeTopics(ctx, names)
 	if err != nil {
 		for i := range res.Topics {
 			res.Topics[i].Err = topicErr(names[i], -1, r.explain(err))
 		}
-		return res
+		return nil
 	}
 	s := &search{
-		r:   r,
-		m:   m,
-		win: win,
+		r:    r,
+		m:    m,
+		wins: wins,
 		budget: budget{
 			maxRecords: r.cfg.MaxRecords,
 			maxBytes:   r.cfg.MaxBytes,
@@ -383,9 +419,20 @@ func (r *Reader) Read(ctx context.Context, traceID string, win Window) *Result {
 	var wg sync.WaitGroup
 	for i, t := range r.cfg.Topics {
 		run := &topicRun{r: r, cfg: t, res: &res.Topics[i], meta: metas[t.Name], source: timeline.KafkaSource(t.Name),
-			decode: decoderFor(t.Encoding), pre: newPrefilter(t.Encoding, m)}
-		if t.KeyedByTraceID {
-			run.key = m.lower
+			decode: decoderFor(t.Encoding), pre: newPrefilter(t.Encoding, m), keyed: t.KeyedByTraceID}
+		if run.keyed {
+			// A keyed message is decoded for its key's trace alone, as a
+			// search of that trace does.
+			if s.ones == nil {
+				s.ones = make([]*traceMatcher, len(m.ids))
+				for n := range m.ids {
+					s.ones[n] = m.oneMatcher(int32(n))
+				}
+			}
+			run.pres = make([]prefilter, len(m.ids))
+			for n := range m.ids {
+				run.pres[n] = newPrefilter(t.Encoding, s.ones[n])
+			}
 		}
 		runs[i] = run
 		if run.meta.err != nil {
@@ -405,14 +452,16 @@ func (r *Reader) Read(ctx context.Context, traceID string, win Window) *Result {
 		run.finish()
 	}
 	s.report()
-	return res
+	return runs
 }
 
-// search is the state of one Read.
+// search is the state of one Read or ReadTraces.
 type search struct {
-	r      *Reader
-	m      *traceMatcher
-	win    Window
+	r *Reader
+	m *traceMatcher
+	// ones[n] is the matcher of ID n alone, for keyed topics.
+	ones   []*traceMatcher
+	wins   []searchWindow
 	budget budget
 
 	mu              sync.Mutex // serialises progress calls and guards tasks
@@ -443,7 +492,10 @@ type topicRun struct {
 	source string
 	decode decodeFunc
 	pre    prefilter
-	key    []byte // the message key of a trace-keyed topic, else nil
+	// keyed says messages are keyed by their trace ID; pres[n] is then the
+	// prefilter of ID n alone.
+	keyed bool
+	pres  []prefilter
 
 	mu        sync.Mutex
 	found     []found
@@ -456,9 +508,11 @@ type topicRun struct {
 	partsRead int
 }
 
-// found is a record with its position, for a stable order.
+// found is a record with its position, for a stable order, and the IDs it
+// belongs to.
 type found struct {
 	rec       timeline.LogRecord
+	ids       []int32
 	partition int32
 	offset    int64
 	index     int
@@ -508,102 +562,184 @@ func (t *topicRun) finish() {
 	t.res.Capped = t.capped
 }
 
-// partitionTask is one partition's offset range to read: [start, stop).
+// partitionTask is one partition to read: the offset range of each window
+// of the search that concerns the partition, read in one pass.
 type partitionTask struct {
 	run       *topicRun
 	partition int32
 	leader    int32
-	start     int64
-	// end is the high watermark at the start of the search. stop is end or,
-	// when the end-offset hint names a record past the window end
-	// (ListOffsets(window end + 1 ms) answers an offset and that record's
-	// timestamp), the hint: reading from start stops at the first record
-	// past the window end, which is at or before that one, so nothing from
-	// the hint on is read and fetching it would be waste. This needs only
-	// the answered timestamp to be the record's; a conforming broker also
-	// answers the earliest such offset, so stop is exactly where reading
-	// stops, even with out-of-order producer timestamps. Records are still
-	// checked against the window end, for partitions without a hint.
-	end, stop int64
+	// end is the high watermark at the start of the search.
+	end int64
+	// ranges are the windows' offset ranges, by start; empty ones are left
+	// out.
+	ranges []offsetRange
+	// segs are the ranges merged: overlapping or adjacent ranges joined, so
+	// the pass fetches each offset at most once, and jumps the gaps.
+	segs []segment
+}
+
+// offsetRange is one window's offset range on a partition: [start, stop).
+type offsetRange struct {
+	w     *searchWindow
+	start int64
+	// stop is the task's end or, when the end-offset hint names a record
+	// past the window end (ListOffsets(window end + 1 ms) answers an offset
+	// and that record's timestamp), the hint: reading from start stops at
+	// the first record past the window end, which is at or before that
+	// one, so nothing from the hint on is read and fetching it would be
+	// waste. This needs only the answered timestamp to be the record's; a
+	// conforming broker also answers the earliest such offset, so stop is
+	// exactly where reading stops, even with out-of-order producer
+	// timestamps. Records are still checked against the window end, for
+	// partitions without a hint.
+	stop int64
 	// exact says stop is where the window ends in offsets (a hint, no
 	// record past the window end yet, or no window end): fetches are then
 	// sized to end there (fetch_size.go). Otherwise fetches grow by doubling.
 	exact bool
+	// endMs is the window end in ms (record timestamps are ms), when hasEnd.
+	endMs  int64
+	hasEnd bool
 }
 
-// plan lists the partitions of a topic to read and their offset ranges:
-// start = first offset at or after the window start (ListOffsets by
+// segment is a run of overlapping or adjacent offset ranges: [start, stop).
+type segment struct {
+	start, stop int64
+	exact       bool // every range of it is exact
+}
+
+// mergeRanges sorts ranges by start and joins those that overlap or touch.
+func mergeRanges(ranges []offsetRange) []segment {
+	slices.SortStableFunc(ranges, func(a, b offsetRange) int { return cmp.Compare(a.start, b.start) })
+	var segs []segment
+	for _, r := range ranges {
+		if n := len(segs); n > 0 && r.start <= segs[n-1].stop {
+			segs[n-1].stop = max(segs[n-1].stop, r.stop)
+			segs[n-1].exact = segs[n-1].exact && r.exact
+			continue
+		}
+		segs = append(segs, segment{start: r.start, stop: r.stop, exact: r.exact})
+	}
+	return segs
+}
+
+// windowOffsets are the offsets listed for one window of a topic.
+type windowOffsets struct {
+	starts, hints kadm.ListedOffsets
+	startErr      error
+}
+
+// planLists bounds the offset listings one topic has in flight at once
+// (two per window of a search).
+const planLists = 8
+
+// plan lists the partitions of a topic to read and, per window, the offset
+// range: start = first offset at or after the window start (ListOffsets by
 // timestamp), end = high watermark now, so a search never waits for new
 // data, and stop = the end-offset hint when it names a record past the window
-// end (see partitionTask).
+// end (see offsetRange). A keyed topic is read on the partitions of the
+// searched keys only, each over the windows of the IDs keyed to it.
 func (s *search) plan(ctx context.Context, run *topicRun) {
 	name := run.cfg.Name
 	n := int32(len(run.meta.leaders))
-	var parts []int32
-	if run.key != nil {
-		parts = []int32{PartitionFor(run.key, n, run.cfg.Hasher)}
-	} else {
-		for p := range run.meta.leaders {
-			parts = append(parts, p)
-		}
-		sort.Slice(parts, func(i, j int) bool { return parts[i] < parts[j] })
+	var all []int32
+	for p := range run.meta.leaders {
+		all = append(all, p)
 	}
-	var starts, ends, hints kadm.ListedOffsets
-	var startErr, endErr error
+	slices.Sort(all)
+	// keyedTo[i] is the partitions window i reads on a keyed topic.
+	var keyedTo []map[int32]bool
+	if run.keyed {
+		keyedTo = make([]map[int32]bool, len(s.wins))
+		for i := range s.wins {
+			keyedTo[i] = map[int32]bool{}
+			for _, id := range s.wins[i].ids {
+				keyedTo[i][PartitionFor(s.m.ids[id].lower, n, run.cfg.Hasher)] = true
+			}
+		}
+	}
+	lists := make([]windowOffsets, len(s.wins))
+	var ends kadm.ListedOffsets
+	var endErr error
 	var wg sync.WaitGroup
-	wg.Add(2)
-	if !s.win.End.IsZero() {
+	sem := make(chan struct{}, planLists)
+	do := func(fn func()) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			hints, _ = s.r.adm.ListOffsetsAfterMilli(ctx, s.win.End.UnixMilli()+1, name) // a hint: errors only cost bytes
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			fn()
 		}()
 	}
-	go func() {
-		defer wg.Done()
-		if s.win.Start.IsZero() {
-			starts, startErr = s.r.adm.ListStartOffsets(ctx, name)
-		} else {
-			starts, startErr = s.r.adm.ListOffsetsAfterMilli(ctx, s.win.Start.UnixMilli(), name)
+	do(func() { ends, endErr = s.r.adm.ListEndOffsets(ctx, name) })
+	for i := range s.wins {
+		win, l := s.wins[i].win, &lists[i]
+		if !win.End.IsZero() {
+			do(func() {
+				l.hints, _ = s.r.adm.ListOffsetsAfterMilli(ctx, win.End.UnixMilli()+1, name) // a hint: errors only cost bytes
+			})
 		}
-	}()
-	go func() {
-		defer wg.Done()
-		ends, endErr = s.r.adm.ListEndOffsets(ctx, name)
-	}()
+		do(func() {
+			if win.Start.IsZero() {
+				l.starts, l.startErr = s.r.adm.ListStartOffsets(ctx, name)
+			} else {
+				l.starts, l.startErr = s.r.adm.ListOffsetsAfterMilli(ctx, win.Start.UnixMilli(), name)
+			}
+		})
+	}
 	wg.Wait()
 	var tasks []*partitionTask
-	for _, p := range parts {
-		st, ok1 := starts.Lookup(name, p)
-		en, ok2 := ends.Lookup(name, p)
-		switch {
-		case !ok1 || !ok2:
-			err := errors.Join(startErr, endErr)
-			if err == nil {
-				err = fmt.Errorf("%w: no offsets listed", ErrBroker)
+partitions:
+	for _, p := range all {
+		en, okEnd := ends.Lookup(name, p)
+		var ranges []offsetRange
+		read := false
+		for i := range s.wins {
+			if run.keyed && !keyedTo[i][p] {
+				continue
 			}
-			run.fail(p, fmt.Errorf("listing offsets: %w", err))
-		case st.Err != nil:
-			run.fail(p, fmt.Errorf("listing offsets at the window start: %w", st.Err))
-		case en.Err != nil:
-			run.fail(p, fmt.Errorf("listing end offsets: %w", en.Err))
-		default:
+			read = true
+			w := &s.wins[i]
+			st, okStart := lists[i].starts.Lookup(name, p)
+			switch {
+			case !okStart || !okEnd:
+				err := errors.Join(lists[i].startErr, endErr)
+				if err == nil {
+					err = fmt.Errorf("%w: no offsets listed", ErrBroker)
+				}
+				run.fail(p, fmt.Errorf("listing offsets: %w", err))
+				continue partitions
+			case st.Err != nil:
+				run.fail(p, fmt.Errorf("listing offsets at the window start: %w", st.Err))
+				continue partitions
+			case en.Err != nil:
+				run.fail(p, fmt.Errorf("listing end offsets: %w", en.Err))
+				continue partitions
+			}
 			start := st.Offset
 			if start < 0 || start > en.Offset {
 				start = en.Offset
 			}
-			t := &partitionTask{run: run, partition: p, leader: run.meta.leaders[p], start: start, end: en.Offset, stop: en.Offset, exact: s.win.End.IsZero()}
-			if h, ok := hints.Lookup(name, p); ok && h.Err == nil {
+			r := offsetRange{w: w, start: start, stop: en.Offset, exact: w.win.End.IsZero(),
+				hasEnd: !w.win.End.IsZero(), endMs: w.win.End.UnixMilli()}
+			if h, ok := lists[i].hints.Lookup(name, p); ok && h.Err == nil {
 				switch {
-				case h.Timestamp > s.win.End.UnixMilli() && h.Offset >= start:
+				case h.Timestamp > r.endMs && h.Offset >= start:
 					// The broker names a record past the window end, with its timestamp.
-					t.stop, t.exact = min(h.Offset, en.Offset), true
+					r.stop, r.exact = min(h.Offset, en.Offset), true
 				case h.Timestamp < 0 && h.Offset >= 0:
 					// No record past the window end (kadm answers the end offset then).
-					t.exact = true
+					r.exact = true
 				}
 			}
-			tasks = append(tasks, t)
+			if r.stop > r.start {
+				ranges = append(ranges, r)
+			}
+		}
+		if read {
+			segs := mergeRanges(ranges)
+			tasks = append(tasks, &partitionTask{run: run, partition: p, leader: run.meta.leaders[p], end: en.Offset, ranges: ranges, segs: segs})
 		}
 	}
 	s.mu.Lock()
@@ -679,24 +815,33 @@ type partitionReader struct {
 	attempts int
 	backoff  time.Duration
 
-	// grow is the byte limit of the next fetch when the task's stop is not
-	// exact: it doubles from firstFetchBytes up to maxFetchBytes.
+	// off is the next offset to examine: records below it are not (a gap
+	// between two windows' ranges that was jumped, or records a fetch
+	// answered from before its offset).
+	off int64
+	// next is the first range not yet reached; active are the ranges
+	// reached whose window has not ended.
+	next   int
+	active []*offsetRange
+
+	// grow is the byte limit of the next fetch when the segment's stop is
+	// not exact: it doubles from firstFetchBytes up to maxFetchBytes.
 	grow int64
 	// stats are the whole batches fetched so far.
 	stats fetchStats
 }
 
-// fetchSize is the byte limit of the next fetch at off.
-func (pr *partitionReader) fetchSize(off int64) int64 {
-	if !pr.t.exact {
+// fetchSize is the byte limit of the next fetch at off, in seg.
+func (pr *partitionReader) fetchSize(off int64, seg *segment) int64 {
+	if !seg.exact {
 		return pr.grow
 	}
-	return sizeFetch(off, pr.t.stop, pr.t.end, pr.stats)
+	return sizeFetch(off, seg.stop, pr.t.end, pr.stats)
 }
 
-// readPartition fetches [start, stop) of one partition from its leader and
-// stops at the first record past the window end, on cancellation, at the
-// budget, or when retries are exhausted.
+// readPartition fetches the task's ranges of one partition from its leader
+// in one pass and stops when every range has reached its window end, on
+// cancellation, at the budget, or when retries are exhausted.
 func (s *search) readPartition(ctx context.Context, t *partitionTask) {
 	run := t.run
 	pr := &partitionReader{s: s, t: t, backoff: s.r.opts.backoff,
@@ -720,19 +865,66 @@ func (s *search) readPartition(ctx context.Context, t *partitionTask) {
 	}
 }
 
+// What advance says about a record.
+const (
+	recordExamine = iota // in a range whose window has not ended
+	recordSkip           // in no such range: a later range starts after it
+	recordDone           // past every range: the partition is read
+)
+
+// advance moves the ranges on to rec: the ranges starting at or before it
+// are reached, and a reached range ends at its stop or at its first record
+// past its window end (reading one window stops there, so no later record
+// is that window's). With no range left at rec, reading jumps to the next
+// range's start.
+func (pr *partitionReader) advance(rec *kgo.Record) int {
+	t := pr.t
+	for pr.next < len(t.ranges) && t.ranges[pr.next].start <= rec.Offset {
+		pr.active = append(pr.active, &t.ranges[pr.next])
+		pr.next++
+	}
+	ms := rec.Timestamp.UnixMilli()
+	left := pr.active[:0]
+	for _, r := range pr.active {
+		if rec.Offset < r.stop && (!r.hasEnd || ms <= r.endMs) {
+			left = append(left, r)
+		}
+	}
+	pr.active = left
+	switch {
+	case len(pr.active) > 0:
+		return recordExamine
+	case pr.next == len(t.ranges):
+		return recordDone
+	}
+	pr.off = t.ranges[pr.next].start
+	return recordSkip
+}
+
 func (pr *partitionReader) read(ctx context.Context) (capped bool, err error) {
 	t, s := pr.t, pr.s
-	off := t.start
-	hasEnd := !s.win.End.IsZero()
-	endMs := s.win.End.UnixMilli()
-	for off < t.stop {
+	if len(t.segs) == 0 {
+		return false, nil
+	}
+	seg := 0
+	pr.off = t.segs[0].start
+	for {
+		for seg < len(t.segs) && pr.off >= t.segs[seg].stop {
+			if seg++; seg < len(t.segs) {
+				pr.off = max(pr.off, t.segs[seg].start)
+			}
+		}
+		if seg == len(t.segs) {
+			return false, nil
+		}
 		if err := ctx.Err(); err != nil {
 			return false, err
 		}
 		if s.budget.exhausted() {
 			return true, nil
 		}
-		maxBytes := pr.fetchSize(off)
+		off := pr.off
+		maxBytes := pr.fetchSize(off, &t.segs[seg])
 		if left := s.budget.bytesLeft(); left < maxBytes {
 			maxBytes = max(left, 1)
 		}
@@ -753,7 +945,7 @@ func (pr *partitionReader) read(ctx context.Context) (capped bool, err error) {
 			kerrCode := kerr.ErrorForCode(rp.ErrorCode)
 			if errors.Is(kerrCode, kerr.OffsetOutOfRange) && rp.LogStartOffset > off {
 				// Retention deleted the window's start since ListOffsets: go on from the oldest record left.
-				off = rp.LogStartOffset
+				pr.off = rp.LogStartOffset
 				continue
 			}
 			if !pr.retry(ctx, kerrCode) {
@@ -774,8 +966,14 @@ func (pr *partitionReader) read(ctx context.Context) (capped bool, err error) {
 			return false, fmt.Errorf("%w: reading offset %d: %w", ErrBroker, off, fp.Err)
 		}
 		for _, rec := range fp.Records {
-			if rec.Offset >= t.stop || (hasEnd && rec.Timestamp.UnixMilli() > endMs) {
+			if rec.Offset < pr.off {
+				continue
+			}
+			switch pr.advance(rec) {
+			case recordDone:
 				return false, nil
+			case recordSkip:
+				continue
 			}
 			if !s.budget.takeRecord() {
 				return true, nil
@@ -792,12 +990,11 @@ func (pr *partitionReader) read(ctx context.Context) (capped bool, err error) {
 			}
 			continue
 		}
-		off = next
+		pr.off = max(pr.off, next)
 		pr.attempts, pr.backoff = 0, s.r.opts.backoff
 		pr.grow = min(pr.grow*2, maxFetchBytes)
 		s.report()
 	}
-	return false, nil
 }
 
 // fetch issues one Fetch request for the partition to its leader.
@@ -877,25 +1074,67 @@ func (pr *partitionReader) retry(ctx context.Context, err error) bool {
 }
 
 // handle runs one record through the key check, the prefilter and the
-// decoder, keeping the trace's records.
+// decoder, keeping the searched traces' records.
 func (pr *partitionReader) handle(rec *kgo.Record) {
-	run := pr.t.run
-	if run.key != nil && !bytes.Equal(rec.Key, run.key) {
-		return
+	run, s := pr.t.run, pr.s
+	pre := &run.pre
+	pr.rctx.m = s.m
+	if run.keyed {
+		n, ok := s.m.byKey(rec.Key)
+		if !ok || !pr.wants(n) {
+			return
+		}
+		pre, pr.rctx.m = &run.pres[n], s.ones[n]
 	}
-	if !run.pre.match(rec.Value) {
+	if !pre.match(rec.Value) {
 		return
 	}
 	pr.rctx.offset = rec.Offset
 	pr.rctx.kafkaTimeNs = rec.Timestamp.UnixNano()
+	pr.rctx.resetHits()
 	out, err := run.decode(pr.scratch[:0], rec.Value, &pr.rctx)
 	if err != nil {
 		pr.skipped++
 		return
 	}
+	kept := 0
 	for i := range out {
-		pr.found = append(pr.found, found{rec: out[i], partition: rec.Partition, offset: rec.Offset, index: i})
+		ids := pr.rctx.recordIDs(i)
+		if pr.rctx.m.multi() || len(s.wins) > 1 {
+			// The record's traces searched in a window the record is in.
+			ids = pr.wanted(ids)
+			if len(ids) == 0 {
+				continue
+			}
+			out[i].TraceID = s.m.hexOf(ids[0])
+		}
+		pr.found = append(pr.found, found{rec: out[i], ids: ids, partition: rec.Partition, offset: rec.Offset, index: i})
+		kept++
 	}
-	pr.s.matched.Add(int64(len(out)))
+	s.matched.Add(int64(kept))
 	pr.scratch = out[:0]
+}
+
+// wants reports whether a range the reader is in searches the ID numbered n.
+func (pr *partitionReader) wants(n int32) bool {
+	if len(pr.s.wins) == 1 {
+		return true // Read, or one group: every ID is searched in every range
+	}
+	for _, r := range pr.active {
+		if r.w.holds(n) {
+			return true
+		}
+	}
+	return false
+}
+
+// wanted is a new slice of the IDs that the ranges the reader is in search.
+func (pr *partitionReader) wanted(ids []int32) []int32 {
+	var out []int32
+	for _, n := range ids {
+		if pr.wants(n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
