@@ -58,7 +58,7 @@ type traceMatcher struct {
 	ids []traceForms
 
 	// Set when len(ids) > 1:
-	byHex   map[string]int32   // lower and upper hex → ID number
+	byHex map[string]int32   // lower and upper hex → ID number
 	byRaw map[[16]byte]int32 // raw bytes → ID number
 }
 
@@ -206,7 +206,7 @@ func hexWindow[T string | []byte](s T, from int) int {
 
 // prefilter decides from a message's bytes, before any decoding, whether the
 // message can hold a record of a searched trace. It must never reject a
-// message the decoder would match (FuzzPrefilterSound); it may accept
+// message the decoder would match; it may accept
 // messages the decoder then rejects. What the decoders match, and so what
 // it looks for, per searched ID:
 //   - the hex digits of the ID without its leading zeros, in any case: the
@@ -222,15 +222,20 @@ func hexWindow[T string | []byte](s T, from int) int {
 //     escape that stands for a letter, a digit or a base64 sign is accepted
 //     (no encoder writes one; kafkaexporter escapes only <, > and &).
 //
-// All needles of all searched IDs are found in one pass: every needle is at
-// least 19 bytes long (the 16 raw bytes and 64-bit hex IDs the shortest),
-// so a needle occurrence holds a 4-byte piece starting at a multiple of 8;
-// the pass reads the 4 bytes at each multiple of 8, ASCII-case-folded, and
-// looks them up in a bit set of the needles' pieces, and only a hit is
-// checked against the needles. Looking at an eighth of the positions, it is
-// about as fast as one bytes.Index, whatever the number of IDs
-// (BenchmarkPrefilterMany). IDs with 21 or more leading zeros have short
-// needles and a smaller step.
+// All needles of all searched IDs are found in one pass. A needle is at
+// least 11 bytes long (the 16 raw bytes, the 16 hex digits of a 64-bit ID;
+// only an ID with 22 or more leading zeros has shorter hex), so each of its
+// occurrences holds a 4-byte piece starting at a multiple of 8: the pass
+// reads the 4 bytes at each multiple of 8, ASCII-case-folded, and looks
+// them up in a bit set of the needles' pieces; only a hit is checked
+// against the needles that hold the piece. Reading an eighth of the
+// positions, it costs about what one bytes.Index did, and hardly more for
+// 20 IDs than for one (BenchmarkPrefilterMany). Shorter needles make the
+// step smaller; needles under 4 bytes are looked for one by one.
+//
+// checkDecode (every decoder fuzz test) and checkMultiMatcher
+// (FuzzMultiMatcher) check that it never rejects a message with a record
+// of a searched ID.
 type prefilter struct {
 	needles []needle
 	step    int
