@@ -8,21 +8,163 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
+
+// Batch is a record batch as the broker stores it.
+type Batch struct {
+	Raw        []byte
+	Base, Last int64   // its first and last offsets
+	Timestamps []int64 // its records' timestamps, ms
+}
+
+// StoredLog reads a partition's batches with raw Fetch requests (before a
+// control function that answers Fetch requests is installed).
+func StoredLog(ctx context.Context, c *kfake.Cluster, topic string, partition int32) ([]Batch, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	info := c.TopicInfo(topic)
+	if info == nil {
+		return nil, fmt.Errorf("kafkatest: no topic %q", topic)
+	}
+	var out []Batch
+	for off, hwm := int64(0), int64(1); off < hwm; {
+		req := kmsg.NewPtrFetchRequest()
+		req.ReplicaID, req.MaxBytes, req.SessionEpoch = -1, 1<<30, -1
+		rt := kmsg.NewFetchRequestTopic()
+		rt.Topic, rt.TopicID = topic, info.TopicID
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.Partition, rp.FetchOffset, rp.PartitionMaxBytes = partition, off, 1<<30
+		rp.CurrentLeaderEpoch, rp.LastFetchedEpoch, rp.LogStartOffset = -1, -1, -1
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		kresp, err := cl.Broker(int(c.LeaderFor(topic, partition))).Request(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		got := kresp.(*kmsg.FetchResponse).Topics[0].Partitions[0]
+		if err := kerr.ErrorForCode(got.ErrorCode); err != nil {
+			return nil, err
+		}
+		hwm = got.HighWatermark
+		if off < hwm && len(got.RecordBatches) == 0 {
+			return nil, fmt.Errorf("kafkatest: no batch at offset %d below the high watermark %d", off, hwm)
+		}
+		for raw := got.RecordBatches; len(raw) >= 12; {
+			one := got
+			one.RecordBatches = raw[:batchLen(raw)]
+			fp, next := kgo.ProcessFetchPartition(kgo.ProcessFetchPartitionOpts{Topic: topic, Partition: partition}, &one, kgo.DefaultDecompressor(), nil)
+			if fp.Err != nil {
+				return nil, fp.Err
+			}
+			b := Batch{Raw: one.RecordBatches, Base: int64(binary.BigEndian.Uint64(raw)), Last: next - 1}
+			for _, r := range fp.Records {
+				b.Timestamps = append(b.Timestamps, r.Timestamp.UnixMilli())
+			}
+			out = append(out, b)
+			raw = raw[len(one.RecordBatches):]
+			off = next
+		}
+	}
+	return out, nil
+}
+
+// batchLen is the size of the first batch of raw: 12 bytes of offset and
+// length, then the length.
+func batchLen(raw []byte) int {
+	return min(int(int32(binary.BigEndian.Uint32(raw[8:])))+12, len(raw))
+}
+
+// Answer is a Fetch answer for one partition from its stored batches: the
+// batch holding the fetch offset and the whole batches after it while they
+// fit limit (kfake), or, with cut, bytes up to limit, the last batch cut
+// short (Kafka). The first batch always comes whole.
+func Answer(log []Batch, fetchOffset int64, limit int, cut bool) []byte {
+	var out []byte
+	for _, b := range log {
+		if b.Last < fetchOffset {
+			continue
+		}
+		if len(out) > 0 && len(out)+len(b.Raw) > limit && !cut {
+			break
+		}
+		if len(out) > 0 && len(out) >= limit {
+			break
+		}
+		out = append(out, b.Raw...)
+		if cut && len(out) > limit && len(out) > len(b.Raw) {
+			return out[:limit]
+		}
+	}
+	return out
+}
+
+// ServeFetches makes the cluster answer every Fetch request for the topics
+// of logs (topic → partition → stored batches) from them with Answer; calls
+// note, if not nil, with each request partition and the bytes answered. A
+// request for another topic is left to the cluster.
+func ServeFetches(c *kfake.Cluster, logs map[string]map[int32][]Batch, cut bool, note func(topic string, rp *kmsg.FetchRequestTopicPartition, answered []byte)) {
+	names := map[[16]byte]string{}
+	for t := range logs {
+		if info := c.TopicInfo(t); info != nil {
+			names[info.TopicID] = t
+		}
+	}
+	c.ControlKey(int16(kmsg.Fetch), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		req := kreq.(*kmsg.FetchRequest)
+		resp := req.ResponseKind().(*kmsg.FetchResponse)
+		for _, rt := range req.Topics {
+			name := rt.Topic
+			if n, ok := names[rt.TopicID]; ok && name == "" {
+				name = n
+			}
+			parts, ok := logs[name]
+			if !ok {
+				return nil, nil, false
+			}
+			st := kmsg.NewFetchResponseTopic()
+			st.Topic, st.TopicID = rt.Topic, rt.TopicID
+			for i := range rt.Partitions {
+				rp := &rt.Partitions[i]
+				log := parts[rp.Partition]
+				hwm := int64(0)
+				if len(log) > 0 {
+					hwm = log[len(log)-1].Last + 1
+				}
+				sp := kmsg.NewFetchResponseTopicPartition()
+				sp.Partition, sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = rp.Partition, hwm, hwm, 0
+				if rp.FetchOffset < 0 || rp.FetchOffset > hwm {
+					sp.ErrorCode = kerr.OffsetOutOfRange.Code
+				} else {
+					sp.RecordBatches = Answer(log, rp.FetchOffset, int(min(req.MaxBytes, rp.PartitionMaxBytes)), cut)
+				}
+				if note != nil {
+					note(name, rp, sp.RecordBatches)
+				}
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+}
 
 // Fetched is what one Fetch answer served for one partition.
 type Fetched struct {
 	Topic       string
 	Partition   int32
 	FetchOffset int64
-	// First and Last are the first and last offsets of the record batches
-	// in the answer (a batch comes whole, so First may be below
-	// FetchOffset); Last < First when the answer held no batch.
+	// First and Last are the first and last offsets of the whole record
+	// batches in the answer (a batch comes whole, so First may be below
+	// FetchOffset); Last < First when the answer held none.
 	First, Last int64
 }
 
@@ -34,125 +176,62 @@ type Reread struct {
 	Times     int
 }
 
-// FetchLog records what a kfake cluster's Fetch answers serve, at the
+// FetchLog records what the Fetch answers for some topics serve, at the
 // broker: the records each answer holds, per topic and partition, whoever
-// asked. It sees the answers themselves (which include, batch by batch,
-// offsets below the fetch offset), not what a client kept of them, so it
-// proves that a search fetched each record at most once.
+// asked. It sees the answers (which include, batch by batch, offsets below
+// the fetch offset), not what a client kept of them, so it shows whether a
+// search fetched a record more than once.
 //
-// It passes every Fetch on to the cluster from a client of its own, marked
-// so it is not caught again, while the cluster serves other connections,
-// and returns the cluster's answer after noting it.
+// The answers are made from the topics' batches as stored when the log is
+// installed, the way kfake answers (ServeFetches): records produced later
+// are not served. (Passing each request on to kfake instead needs its
+// SleepControl, which races when several fetches sleep at once.)
 type FetchLog struct {
-	c   *kfake.Cluster
-	cl  *kgo.Client
-	ctx context.Context
-
-	names map[[16]byte]string // topic ID → name, fixed by NewFetchLog
-
 	mu      sync.Mutex
 	fetched []Fetched
 }
 
-// forwardRack marks the Fetch requests the log passes on (the rack field is
-// free text a broker only uses to pick a replica).
-const forwardRack = "traceweave-fetchlog"
-
-// NewFetchLog installs the log on the cluster's Fetch requests; the
-// cluster's topics must exist (their IDs name them in Fetch v13+). Close
-// it when the test ends.
-func NewFetchLog(c *kfake.Cluster, topics ...string) (*FetchLog, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
-	if err != nil {
-		return nil, err
-	}
-	l := &FetchLog{c: c, cl: cl, ctx: context.Background(), names: map[[16]byte]string{}}
+// NewFetchLog snapshots every partition of the topics and answers their
+// Fetch requests from the snapshot, noting each answer.
+func NewFetchLog(ctx context.Context, c *kfake.Cluster, topics ...string) (*FetchLog, error) {
+	logs := map[string]map[int32][]Batch{}
 	for _, t := range topics {
-		info := c.TopicInfo(t)
-		if info == nil {
-			cl.Close()
+		logs[t] = map[int32][]Batch{}
+		for _, pi := range c.PartitionInfos(t) {
+			b, err := StoredLog(ctx, c, t, pi.Partition)
+			if err != nil {
+				return nil, err
+			}
+			logs[t][pi.Partition] = b
+		}
+		if len(logs[t]) == 0 {
 			return nil, fmt.Errorf("kafkatest: no topic %q", t)
 		}
-		l.names[info.TopicID] = t
 	}
-	c.ControlKey(int16(kmsg.Fetch), l.control)
+	l := &FetchLog{}
+	ServeFetches(c, logs, false, l.note)
 	return l, nil
 }
 
-// Close stops passing Fetch requests through the log's client.
-func (l *FetchLog) Close() { l.cl.Close() }
-
-func (l *FetchLog) control(kreq kmsg.Request) (kmsg.Response, error, bool) {
-	l.c.KeepControl()
-	req := kreq.(*kmsg.FetchRequest)
-	if req.Rack == forwardRack {
-		return nil, nil, false // our own: the cluster answers it
-	}
-	node := l.c.CurrentNode()
-	fwd := *req
-	fwd.Rack = forwardRack
-	var kresp kmsg.Response
-	var err error
-	l.c.SleepControl(func() {
-		ctx, cancel := context.WithTimeout(l.ctx, 30*time.Second)
-		defer cancel()
-		kresp, err = l.cl.Broker(int(node)).Request(ctx, &fwd)
-	})
-	if err != nil {
-		return nil, err, true // closes the asker's connection, as a broken broker would
-	}
-	resp := kresp.(*kmsg.FetchResponse)
-	resp.SetVersion(req.GetVersion())
-	l.note(req, resp)
-	return resp, nil, true
-}
-
-// note records an answer's batches per partition.
-func (l *FetchLog) note(req *kmsg.FetchRequest, resp *kmsg.FetchResponse) {
-	offsets := map[string]map[int32]int64{}
-	for _, rt := range req.Topics {
-		name := l.name(rt.Topic, rt.TopicID)
-		if offsets[name] == nil {
-			offsets[name] = map[int32]int64{}
+// note records an answer's whole batches.
+func (l *FetchLog) note(topic string, rp *kmsg.FetchRequestTopicPartition, answered []byte) {
+	f := Fetched{Topic: topic, Partition: rp.Partition, FetchOffset: rp.FetchOffset, First: 0, Last: -1}
+	for b, first := answered, true; len(b) >= 27; first = false {
+		// A batch: base offset (8 bytes), length (4), …, last offset delta (4 at 23).
+		size := int(int32(binary.BigEndian.Uint32(b[8:]))) + 12
+		if size < 27 || size > len(b) {
+			break // cut at the byte limit: the client fetches it again
 		}
-		for _, rp := range rt.Partitions {
-			offsets[name][rp.Partition] = rp.FetchOffset
+		base := int64(binary.BigEndian.Uint64(b))
+		if first {
+			f.First = base
 		}
+		f.Last = base + int64(int32(binary.BigEndian.Uint32(b[23:])))
+		b = b[size:]
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for _, st := range resp.Topics {
-		name := l.name(st.Topic, st.TopicID)
-		for _, sp := range st.Partitions {
-			f := Fetched{Topic: name, Partition: sp.Partition, FetchOffset: offsets[name][sp.Partition], First: 0, Last: -1}
-			first := true
-			for b := sp.RecordBatches; len(b) >= 27; {
-				// A batch: base offset (8 bytes), length (4), …, last offset delta (4 at 23).
-				size := int(int32(binary.BigEndian.Uint32(b[8:]))) + 12
-				if size < 27 || size > len(b) {
-					break // cut at the byte limit: the client fetches it again
-				}
-				base := int64(binary.BigEndian.Uint64(b))
-				last := base + int64(int32(binary.BigEndian.Uint32(b[23:])))
-				if first {
-					f.First, first = base, false
-				}
-				f.Last = last
-				b = b[size:]
-			}
-			l.fetched = append(l.fetched, f)
-		}
-	}
-}
-
-func (l *FetchLog) name(topic string, id [16]byte) string {
-	if topic != "" {
-		return topic
-	}
-	if n, ok := l.names[id]; ok {
-		return n
-	}
-	return fmt.Sprintf("%x", id)
+	l.fetched = append(l.fetched, f)
 }
 
 // Fetched is every partition answer so far, in the order served.

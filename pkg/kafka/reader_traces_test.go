@@ -261,9 +261,8 @@ func TestReadTracesEqualsRead(t *testing.T) {
 // with the invalid-trace-ID error, and nothing is fetched.
 func TestReadTracesInvalidID(t *testing.T) {
 	c := newBatchCluster(t, 4)
-	log, err := kafkatest.NewFetchLog(c, "otlp_logs", "syslog")
+	log, err := kafkatest.NewFetchLog(testCtx(t, 10*time.Second), c, "otlp_logs", "syslog")
 	require.NoError(t, err)
-	t.Cleanup(log.Close)
 	r := newTestReader(t, c, batchTopics)
 	for _, bad := range []string{"not-hex", strings.ToUpper(batchTrace(1)), "4736", " " + batchTrace(1), strings.Repeat("a", 33), ""} {
 		groups := batchGroups([]int{0, 1}, -1)
@@ -321,9 +320,8 @@ func TestReadTracesFetchesEachRecordOnce(t *testing.T) {
 		produce(t, rr, lines...) // 12 lines per partition and batch
 		produce(t, byKey, keyedLines...)
 	}
-	log, err := kafkatest.NewFetchLog(c, "interleaved", "keyed")
+	log, err := kafkatest.NewFetchLog(testCtx(t, 10*time.Second), c, "interleaved", "keyed")
 	require.NoError(t, err)
-	t.Cleanup(log.Close)
 	r := newTestReader(t, c, []models.KafkaTopic{
 		{Name: "interleaved", Encoding: models.EncodingText},
 		{Name: "keyed", Encoding: models.EncodingText, KeyedByTraceID: true},
@@ -380,4 +378,39 @@ func TestMergeRanges(t *testing.T) {
 	rs := []offsetRange{{start: 30, stop: 40, exact: true}, {start: 0, stop: 10, exact: true}, {start: 10, stop: 12, exact: true}, {start: 5, stop: 8, exact: false}, {start: 35, stop: 50, exact: true}}
 	assert.Equal(t, []segment{{start: 0, stop: 12, exact: false}, {start: 30, stop: 50, exact: true}}, mergeRanges(rs))
 	assert.True(t, slices.IsSortedFunc(rs, func(a, b offsetRange) int { return cmp.Compare(a.start, b.start) }))
+}
+
+// TestReadTracesSharedBudget: kafka.maxRecords bounds the whole ReadTraces
+// across topics and groups, not each trace or group; progress counts the
+// whole batch.
+func TestReadTracesSharedBudget(t *testing.T) {
+	c := newBatchCluster(t, 16)
+	groups := batchGroups([]int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, -1)
+	var last Progress
+	full := newReaderFromSettings(t, models.KafkaSettings{Brokers: c.ListenAddrs(), Topics: batchTopics}, WithProgress(func(p Progress) { last = p }))
+	res := full.ReadTraces(testCtx(t, 30*time.Second), groups)
+	require.NoError(t, res.Err())
+	var scanned, matched int64
+	for _, tr := range res.Topics {
+		assert.False(t, tr.Capped)
+		scanned += tr.Scanned
+		matched += int64(len(tr.Records))
+	}
+	assert.Equal(t, scanned, last.RecordsScanned)
+	assert.Equal(t, matched, last.RecordsMatched)
+	assert.Equal(t, last.PartitionsTotal, last.PartitionsDone)
+
+	const maxRecords = 40
+	require.Greater(t, scanned, int64(maxRecords))
+	capped := newReaderFromSettings(t, models.KafkaSettings{Brokers: c.ListenAddrs(), Topics: batchTopics, MaxRecords: maxRecords})
+	res = capped.ReadTraces(testCtx(t, 30*time.Second), groups)
+	require.NoError(t, res.Err())
+	scanned = 0
+	anyCapped := false
+	for _, tr := range res.Topics {
+		scanned += tr.Scanned
+		anyCapped = anyCapped || tr.Capped
+	}
+	assert.Equal(t, int64(maxRecords), scanned, "one budget for the whole batch")
+	assert.True(t, anyCapped)
 }
