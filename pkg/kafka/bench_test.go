@@ -3,6 +3,7 @@ package kafka
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -134,4 +135,110 @@ func BenchmarkReadWindow(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(scanned)/b.Elapsed().Seconds(), "records/s")
 	b.ReportMetric(float64(scanned)/float64(b.N), "scanned/op")
+}
+
+// BenchmarkPrefilterMany is the prefilter's cost on a message of none of the
+// searched traces, searching 1 trace, and 20 at once with the multi-ID
+// matcher and with 20 one-ID prefilters (what the multi-ID matcher saves).
+func BenchmarkPrefilterMany(b *testing.B) {
+	msgs := benchMessages(b)
+	ids := make([]string, 20)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("%016x%016x", uint64(0x9e3779b97f4a7c15)*uint64(i+7), uint64(0xbf58476d1ce4e5b9)*uint64(i+3))
+	}
+	ids[0] = testTrace
+	multi, err := newMultiMatcher(ids)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, enc := range []string{models.EncodingOTLPProto, models.EncodingOTLPJSON, models.EncodingRaw, models.EncodingJSON, models.EncodingText} {
+		value := msgs[enc][0].value // nonmatching
+		many := newPrefilter(enc, multi)
+		ones := make([]prefilter, len(ids))
+		for i, id := range ids {
+			m, err := newTraceMatcher(id)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ones[i] = newPrefilter(enc, m)
+		}
+		for _, tc := range []struct {
+			name  string
+			match func() bool
+		}{
+			{"1", func() bool { return ones[0].match(value) }},
+			{"20-multi", func() bool { return many.match(value) }},
+			{"20-one-by-one", func() bool {
+				for i := range ones {
+					if ones[i].match(value) {
+						return true
+					}
+				}
+				return false
+			}},
+		} {
+			b.Run(enc+"/"+tc.name, func(b *testing.B) {
+				b.SetBytes(int64(len(value)))
+				b.ReportAllocs()
+				for b.Loop() {
+					if tc.match() {
+						b.Fatal("matched")
+					}
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkReadTraces reads the lines of 20 traces of 1000 lines each from
+// one 4-partition text topic (interleaved with as many lines of other
+// traces; each trace's window overlaps its neighbours'), with one
+// ReadTraces and, in the same run, with one Read per trace.
+func BenchmarkReadTraces(b *testing.B) {
+	const traces, perTrace = 20, 1000
+	c := newCluster(b, kfake.SeedTopics(4, "syslog"))
+	p := newProducer(b, c, kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
+	ids := make([]string, traces)
+	var ws []timeline.TraceWindow
+	var recs []*kgo.Record
+	for i := range ids {
+		ids[i] = fmt.Sprintf("%016x%016x", uint64(0x9e3779b97f4a7c15)*uint64(i+7), uint64(0xbf58476d1ce4e5b9)*uint64(i+3))
+		start := testBase.Add(time.Duration(i) * 1500 * time.Millisecond)
+		ws = append(ws, timeline.TraceWindow{TraceID: ids[i], StartNs: start.UnixNano(), EndNs: start.Add(2 * time.Second).UnixNano()})
+		for k := 0; k < perTrace; k++ {
+			at := start.Add(time.Duration(k) * 2 * time.Millisecond)
+			recs = append(recs,
+				&kgo.Record{Topic: "syslog", Timestamp: at, Value: []byte(fmt.Sprintf("<14>1 web-1 go-api - - INFO request %d done in 12ms user=42 trace_id=%s", k, ids[i]))},
+				&kgo.Record{Topic: "syslog", Timestamp: at, Value: []byte(fmt.Sprintf("<14>1 web-1 go-api - - INFO request %d done in 12ms user=42 trace_id=%s", k, otherTrace))})
+		}
+	}
+	slices.SortStableFunc(recs, func(x, y *kgo.Record) int { return x.Timestamp.Compare(y.Timestamp) })
+	produce(b, p, recs...)
+	groups := timeline.GroupWindows(ws, 0)
+	r := newTestReader(b, c, []models.KafkaTopic{{Name: "syslog", Encoding: models.EncodingText}})
+	r.cfg.MaxRecords = 1 << 30
+	b.Run("ReadTraces", func(b *testing.B) {
+		var scanned int64
+		for b.Loop() {
+			res := r.ReadTraces(testCtx(b, time.Minute), groups)
+			if err := res.Err(); err != nil || len(res.ByTrace) != traces {
+				b.Fatalf("err %v, %d traces", err, len(res.ByTrace))
+			}
+			scanned += res.Topics[0].Scanned
+		}
+		b.ReportMetric(float64(scanned)/float64(b.N), "scanned/op")
+	})
+	b.Run("20xRead", func(b *testing.B) {
+		var scanned int64
+		for b.Loop() {
+			for _, w := range ws {
+				res := r.Read(testCtx(b, time.Minute), w.TraceID, Window{Start: time.Unix(0, w.StartNs), End: time.Unix(0, w.EndNs)})
+				if err := res.Err(); err != nil || len(res.Records()) != perTrace {
+					b.Fatalf("err %v, %d records", err, len(res.Records()))
+				}
+				scanned += res.Topics[0].Scanned
+			}
+		}
+		b.ReportMetric(float64(scanned)/float64(b.N), "scanned/op")
+	})
 }

@@ -70,6 +70,7 @@ func decodeCtx(tb testing.TB, sel uint8) *recordContext {
 // holds a record (sel&4). It returns the records decoded into an empty dst.
 //   - the input is not modified, and no record shares its bytes (the
 //     reader's fetch buffers are reused);
+//   - the prefilter of the decoder's encoding accepts a message with records;
 //   - an error wraps errUndecodable and comes with no record;
 //   - records already in dst are kept, and the ones appended are those an
 //     empty dst receives (same records, same error);
@@ -90,6 +91,9 @@ func checkDecode(t *testing.T, dec decodeFunc, data []byte, sel uint8) []timelin
 	}
 	if after := dumpRecords(got); after != before {
 		t.Fatalf("input %q: a record shares the message's bytes:\n before %s\n after %s", data, before, after)
+	}
+	if pre := newPrefilter(encodingOf(dec), c.m); len(got) > 0 && !pre.match(data) {
+		t.Fatalf("input %q: the prefilter rejects a message with records of the trace", data)
 	}
 	if err != nil && (!errors.Is(err, errUndecodable) || len(got) > 0) {
 		t.Fatalf("input %q: error %v (must wrap errUndecodable) with %d records", data, err, len(got))
@@ -131,6 +135,16 @@ func checkDecode(t *testing.T, dec decodeFunc, data []byte, sel uint8) []timelin
 		}
 	}
 	return got
+}
+
+// encodingOf is the encoding whose decoder dec is.
+func encodingOf(dec decodeFunc) string {
+	for _, enc := range decodeEncodings {
+		if reflect.ValueOf(decoderFor(enc)).Pointer() == reflect.ValueOf(dec).Pointer() {
+			return enc
+		}
+	}
+	panic("not a decoder")
 }
 
 func dumpRecords(recs []timeline.LogRecord) string {

@@ -1,11 +1,12 @@
 // Package kafka is the Kafka archive source: it finds the log lines of one
-// trace in topics the OpenTelemetry Collector's kafkaexporter (or another
-// shipper) writes, without consuming whole topics. Per topic it reads only
-// the partition a trace-keyed message lands in (PartitionFor), seeks each
-// partition to the window start by timestamp, stops at the window end or the
-// high watermark seen at the start, skips non-matching messages with a byte
-// search before decoding, and decodes the survivors (otlp_proto, otlp_json,
-// raw, json, text) into timeline.LogRecord.
+// trace (Read), or of the many traces a search found (ReadTraces), in topics
+// the OpenTelemetry Collector's kafkaexporter (or another shipper) writes,
+// without consuming whole topics. Per topic it reads only the partitions
+// trace-keyed messages land in (PartitionFor), seeks each partition to the
+// window start by timestamp, stops at the window end or the high watermark
+// seen at the start, skips non-matching messages with a byte search before
+// decoding, and decodes the survivors (otlp_proto, otlp_json, raw, json,
+// text) into timeline.LogRecord.
 //
 // Fetching is done with direct Fetch requests to each partition's leader on
 // one shared kgo.Client: no consumer group, no background prefetch, no
@@ -155,7 +156,7 @@ func withRetries(attempts int, backoff time.Duration) Option {
 	}
 }
 
-// Reader searches Kafka topics for a trace's log lines. It is safe for
+// Reader searches Kafka topics for traces' log lines. It is safe for
 // concurrent use; Close it when the datasource instance is disposed.
 type Reader struct {
 	// saslFailing is set while SASL authentication reads fail: kfake (and

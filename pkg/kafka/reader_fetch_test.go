@@ -2,7 +2,6 @@ package kafka
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"strings"
 	"testing"
@@ -16,15 +15,12 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/traceweave/traceweave/internal/kafkatest"
 	"github.com/traceweave/traceweave/pkg/models"
 )
 
 // storedBatch is a record batch as the broker stores it.
-type storedBatch struct {
-	raw        []byte
-	base, last int64
-	ts         []int64 // the records' timestamps, ms
-}
+type storedBatch = kafkatest.Batch
 
 // rawClient is a kgo client for hand-made requests to the cluster (closed
 // when the test ends) and the topic's ID, which Fetch v13+ names topics by.
@@ -43,43 +39,9 @@ func rawClient(t *testing.T, c *kfake.Cluster, topic string) (context.Context, *
 // control function is installed.
 func storedLog(t *testing.T, c *kfake.Cluster, topic string, partition int32) []storedBatch {
 	t.Helper()
-	ctx, cl, topicID := rawClient(t, c, topic)
-	var out []storedBatch
-	for off, hwm := int64(0), int64(1); off < hwm; {
-		req := kmsg.NewPtrFetchRequest()
-		req.ReplicaID, req.MaxBytes, req.SessionEpoch = -1, 1<<30, -1
-		rt := kmsg.NewFetchRequestTopic()
-		rt.Topic, rt.TopicID = topic, topicID
-		rp := kmsg.NewFetchRequestTopicPartition()
-		rp.Partition, rp.FetchOffset, rp.PartitionMaxBytes = partition, off, 1<<30
-		rp.CurrentLeaderEpoch, rp.LastFetchedEpoch, rp.LogStartOffset = -1, -1, -1
-		rt.Partitions = append(rt.Partitions, rp)
-		req.Topics = append(req.Topics, rt)
-		kresp, err := cl.Broker(int(c.LeaderFor(topic, partition))).Request(ctx, req)
-		require.NoError(t, err)
-		got := kresp.(*kmsg.FetchResponse).Topics[0].Partitions[0]
-		require.NoError(t, kerr.ErrorForCode(got.ErrorCode))
-		hwm = got.HighWatermark
-		for raw := got.RecordBatches; len(raw) > 0; {
-			one := got
-			one.RecordBatches = raw[:batchLen(raw)]
-			fp, next := kgo.ProcessFetchPartition(kgo.ProcessFetchPartitionOpts{Topic: topic, Partition: partition}, &one, kgo.DefaultDecompressor(), nil)
-			require.NoError(t, fp.Err)
-			sb := storedBatch{raw: one.RecordBatches, base: fp.Records[0].Offset, last: next - 1}
-			for _, r := range fp.Records {
-				sb.ts = append(sb.ts, r.Timestamp.UnixMilli())
-			}
-			out = append(out, sb)
-			raw = raw[len(one.RecordBatches):]
-			off = next
-		}
-	}
-	return out
-}
-
-// batchLen is the size of the first batch of raw.
-func batchLen(raw []byte) int {
-	return int(int32(binary.BigEndian.Uint32(raw[8:]))) + 12
+	log, err := kafkatest.StoredLog(testCtx(t, 10*time.Second), c, topic, partition)
+	require.NoError(t, err)
+	return log
 }
 
 // windowFloor is the bytes of the batches holding a record of [lo, hi] (ms):
@@ -87,9 +49,9 @@ func batchLen(raw []byte) int {
 func windowFloor(log []storedBatch, lo, hi int64) int64 {
 	var n int64
 	for _, b := range log {
-		for _, ts := range b.ts {
+		for _, ts := range b.Timestamps {
 			if ts >= lo && ts <= hi {
-				n += int64(len(b.raw))
+				n += int64(len(b.Raw))
 				break
 			}
 		}
@@ -102,39 +64,7 @@ func windowFloor(log []storedBatch, lo, hi int64) int64 {
 // offset and those after it, cut at the byte limit (but the first batch
 // always whole). kfake returns whole batches only.
 func kafkaLikeFetches(c *kfake.Cluster, topic string, log []storedBatch) {
-	hwm := log[len(log)-1].last + 1
-	c.ControlKey(int16(kmsg.Fetch), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
-		c.KeepControl()
-		req := kreq.(*kmsg.FetchRequest)
-		resp := req.ResponseKind().(*kmsg.FetchResponse)
-		for _, rt := range req.Topics {
-			st := kmsg.NewFetchResponseTopic()
-			st.Topic, st.TopicID = rt.Topic, rt.TopicID
-			for _, rp := range rt.Partitions {
-				sp := kmsg.NewFetchResponseTopicPartition()
-				sp.Partition, sp.HighWatermark, sp.LastStableOffset = rp.Partition, hwm, hwm
-				limit := int(min(req.MaxBytes, rp.PartitionMaxBytes))
-				var out []byte
-				for _, b := range log {
-					if b.last < rp.FetchOffset {
-						continue
-					}
-					if len(out) > 0 && len(out) >= limit {
-						break
-					}
-					out = append(out, b.raw...)
-					if len(out) > limit && len(out) > len(b.raw) {
-						out = out[:limit] // the first batch stays whole
-						break
-					}
-				}
-				sp.RecordBatches = out
-				st.Partitions = append(st.Partitions, sp)
-			}
-			resp.Topics = append(resp.Topics, st)
-		}
-		return resp, nil, true
-	})
+	kafkatest.ServeFetches(c, map[string]map[int32][]kafkatest.Batch{topic: {0: log}}, true, nil)
 }
 
 const fetchTopic = "fetched"
@@ -219,7 +149,7 @@ func (f *fetchFixture) readWindow(t *testing.T, lo, hi int64) (TopicResult, int6
 	win, tlo, thi := f.window(lo, hi)
 	last := hi
 	if last < 0 {
-		last = f.log[len(f.log)-1].last
+		last = f.log[len(f.log)-1].Last
 	}
 	tr := f.read(t, win, lo, last)
 	assert.Equal(t, last-lo+1, tr.Scanned, "only window records are examined")
@@ -235,14 +165,14 @@ func (f *fetchFixture) windows() []struct {
 		name   string
 		lo, hi int64
 	}{
-		{"inside batches", b[3].base + 5, b[9].base + 7},
-		{"ending on a batch's last record", b[3].base + 5, b[9].last},
-		{"starting on a batch's first record", b[4].base, b[12].base + 3},
-		{"within one batch", b[6].base + 2, b[6].base + 9},
-		{"one record", b[6].base + 2, b[6].base + 2},
-		{"to the last record", b[15].base + 1, b[len(b)-1].last},
-		{"most of the partition", b[0].base + 1, b[len(b)-2].last},
-		{"no window end", b[17].base + 3, -1},
+		{"inside batches", b[3].Base + 5, b[9].Base + 7},
+		{"ending on a batch's last record", b[3].Base + 5, b[9].Last},
+		{"starting on a batch's first record", b[4].Base, b[12].Base + 3},
+		{"within one batch", b[6].Base + 2, b[6].Base + 9},
+		{"one record", b[6].Base + 2, b[6].Base + 2},
+		{"to the last record", b[15].Base + 1, b[len(b)-1].Last},
+		{"most of the partition", b[0].Base + 1, b[len(b)-2].Last},
+		{"no window end", b[17].Base + 3, -1},
 	}
 }
 
@@ -252,7 +182,7 @@ func (f *fetchFixture) window(lo, hi int64) (Window, int64, int64) {
 	if hi >= 0 {
 		win.End = f.at(hi)
 	} else {
-		last = f.log[len(f.log)-1].last
+		last = f.log[len(f.log)-1].Last
 	}
 	return win, f.at(lo).UnixMilli(), f.at(last).UnixMilli()
 }
@@ -270,7 +200,7 @@ func TestReadFetchesOnlyTheWindowsBatches(t *testing.T) {
 		})
 	}
 	t.Run("an empty window fetches nothing", func(t *testing.T) {
-		i := f.log[5].base + 3
+		i := f.log[5].Base + 3
 		win := Window{Start: f.at(i).Add(time.Millisecond), End: f.at(i).Add(9 * time.Millisecond)}
 		r := newTestReader(t, f.c, []models.KafkaTopic{{Name: fetchTopic, Encoding: models.EncodingText}})
 		tr := r.Read(testCtx(t, 20*time.Second), testTrace, win).Topics[0]
@@ -288,7 +218,7 @@ func TestReadFetchesOnlyTheWindowsBatches(t *testing.T) {
 func TestReadFromKafkaLikeBroker(t *testing.T) {
 	f := newFetchFixture(t)
 	kafkaLikeFetches(f.c, fetchTopic, f.log)
-	batch := int64(len(f.log[1].raw))
+	batch := int64(len(f.log[1].Raw))
 	for _, w := range f.windows() {
 		t.Run(w.name, func(t *testing.T) {
 			tr, floor := f.readWindow(t, w.lo, w.hi)
@@ -324,9 +254,9 @@ func TestReadEndHint(t *testing.T) {
 	})
 	t.Run("a hint that is not past the end is not trusted", func(t *testing.T) {
 		f := newFetchFixture(t)
-		lo, hi := f.log[2].base+3, f.log[8].base+4
+		lo, hi := f.log[2].Base+3, f.log[8].Base+4
 		win := Window{Start: f.at(lo), End: f.at(hi)}
-		early := f.log[5].base + 1
+		early := f.log[5].Base + 1
 		// The answer to ListOffsets(window end + 1 ms) names a record
 		// inside the window: following it would lose lines.
 		f.c.ControlKey(int16(kmsg.ListOffsets), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
@@ -352,7 +282,7 @@ func TestReadEndHint(t *testing.T) {
 // search still reads the window, by timestamps, with doubling fetches.
 func TestReadSizesFetchesWithoutHint(t *testing.T) {
 	f := newFetchFixture(t)
-	lo, hi := f.log[2].base+3, f.log[12].base+4
+	lo, hi := f.log[2].Base+3, f.log[12].Base+4
 	win := Window{Start: f.at(lo), End: f.at(hi)}
 	f.c.ControlKey(int16(kmsg.ListOffsets), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
 		f.c.KeepControl()

@@ -250,8 +250,8 @@ func TestReadTracesEqualsRead(t *testing.T) {
 				}
 			}
 		}
-		want := []string{batchTrace(4), batchTrace(5)}
 		slices.Sort(in)
+		want := []string{batchTrace(4), batchTrace(5)}
 		slices.Sort(want)
 		assert.Equal(t, want, in)
 	})
@@ -261,9 +261,8 @@ func TestReadTracesEqualsRead(t *testing.T) {
 // with the invalid-trace-ID error, and nothing is fetched.
 func TestReadTracesInvalidID(t *testing.T) {
 	c := newBatchCluster(t, 4)
-	log, err := kafkatest.NewFetchLog(c, "otlp_logs", "syslog")
+	log, err := kafkatest.NewFetchLog(testCtx(t, 10*time.Second), c, "otlp_logs", "syslog")
 	require.NoError(t, err)
-	t.Cleanup(log.Close)
 	r := newTestReader(t, c, batchTopics)
 	for _, bad := range []string{"not-hex", strings.ToUpper(batchTrace(1)), "4736", " " + batchTrace(1), strings.Repeat("a", 33), ""} {
 		groups := batchGroups([]int{0, 1}, -1)
@@ -299,10 +298,10 @@ func orderedWindows() []timeline.WindowGroup {
 // the broker: 20 traces whose windows overlap, their lines interleaved in
 // one topic of 3 partitions (a line every 10 ms, batches of 12 lines a
 // partition), in groups whose ranges meet inside batches. Every Fetch
-// request is observed at the broker (kafkatest.FetchLog): across the whole
-// ReadTraces no partition is fetched at an offset it had already reached,
-// while a Read per trace of one group goes back; a keyed topic is fetched
-// only from the partitions of the traces' keys.
+// answer is observed (kafkatest.FetchLog): across the whole ReadTraces no
+// offset is served twice, while reading the groups one by one serves the
+// batches at the groups' edges twice; a keyed topic is fetched only from
+// the partitions of the traces' keys.
 func TestReadTracesFetchesEachRecordOnce(t *testing.T) {
 	c := newCluster(t, kfake.SeedTopics(3, "interleaved"), kfake.SeedTopics(16, "keyed"))
 	groups := orderedWindows()
@@ -321,9 +320,8 @@ func TestReadTracesFetchesEachRecordOnce(t *testing.T) {
 		produce(t, rr, lines...) // 12 lines per partition and batch
 		produce(t, byKey, keyedLines...)
 	}
-	log, err := kafkatest.NewFetchLog(c, "interleaved", "keyed")
+	log, err := kafkatest.NewFetchLog(testCtx(t, 10*time.Second), c, "interleaved", "keyed")
 	require.NoError(t, err)
-	t.Cleanup(log.Close)
 	r := newTestReader(t, c, []models.KafkaTopic{
 		{Name: "interleaved", Encoding: models.EncodingText},
 		{Name: "keyed", Encoding: models.EncodingText, KeyedByTraceID: true},
@@ -331,7 +329,7 @@ func TestReadTracesFetchesEachRecordOnce(t *testing.T) {
 
 	res := r.ReadTraces(testCtx(t, 30*time.Second), groups)
 	require.NoError(t, res.Err())
-	assert.Empty(t, log.Rereads(), "a partition fetched again at an offset it had reached")
+	assert.Empty(t, log.Rereads(), "offsets served twice")
 	require.NotEmpty(t, log.Fetched())
 	var keyed []int32
 	var traces int
@@ -347,19 +345,17 @@ func TestReadTracesFetchesEachRecordOnce(t *testing.T) {
 	assert.Equal(t, keyed, log.Partitions("keyed"), "only the keys' partitions")
 	assert.Equal(t, []int32{0, 1, 2}, log.Partitions("interleaved"))
 	assert.Len(t, res.ByTrace, traces)
-	batched := log.Fetches()
+	batched := log.Served("interleaved")
 
-	// The check sees a reader going back: two traces of one group read one
-	// after the other read the group's offsets twice.
+	// One pass per group instead: the batches where one group's range
+	// ends and the next one's begins are served again.
 	log.Reset()
-	g := groups[0]
-	require.GreaterOrEqual(t, len(g.TraceIDs), 2)
-	for _, id := range g.TraceIDs[:2] {
-		one := r.Read(testCtx(t, 30*time.Second), id, Window{Start: time.Unix(0, g.StartNs), End: time.Unix(0, g.EndNs)})
+	for _, g := range groups {
+		one := r.Read(testCtx(t, 30*time.Second), g.TraceIDs[0], Window{Start: time.Unix(0, g.StartNs), End: time.Unix(0, g.EndNs)})
 		require.NoError(t, one.Err())
 	}
-	assert.NotEmpty(t, log.Rereads(), "a Read per trace reads the group's offsets again")
-	t.Logf("partition fetches: ReadTraces %d", batched)
+	assert.NotEmpty(t, log.Rereads(), "one pass per group serves the groups' edges twice")
+	t.Logf("offsets of the unkeyed topic served: ReadTraces %d, one pass per group %d", batched, log.Served("interleaved"))
 
 	// And ReadTraces found what a Read per trace finds.
 	var found, reads int
@@ -382,4 +378,39 @@ func TestMergeRanges(t *testing.T) {
 	rs := []offsetRange{{start: 30, stop: 40, exact: true}, {start: 0, stop: 10, exact: true}, {start: 10, stop: 12, exact: true}, {start: 5, stop: 8, exact: false}, {start: 35, stop: 50, exact: true}}
 	assert.Equal(t, []segment{{start: 0, stop: 12, exact: false}, {start: 30, stop: 50, exact: true}}, mergeRanges(rs))
 	assert.True(t, slices.IsSortedFunc(rs, func(a, b offsetRange) int { return cmp.Compare(a.start, b.start) }))
+}
+
+// TestReadTracesSharedBudget: kafka.maxRecords bounds the whole ReadTraces
+// across topics and groups, not each trace or group; progress counts the
+// whole batch.
+func TestReadTracesSharedBudget(t *testing.T) {
+	c := newBatchCluster(t, 16)
+	groups := batchGroups([]int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, -1)
+	var last Progress
+	full := newReaderFromSettings(t, models.KafkaSettings{Brokers: c.ListenAddrs(), Topics: batchTopics}, WithProgress(func(p Progress) { last = p }))
+	res := full.ReadTraces(testCtx(t, 30*time.Second), groups)
+	require.NoError(t, res.Err())
+	var scanned, matched int64
+	for _, tr := range res.Topics {
+		assert.False(t, tr.Capped)
+		scanned += tr.Scanned
+		matched += int64(len(tr.Records))
+	}
+	assert.Equal(t, scanned, last.RecordsScanned)
+	assert.Equal(t, matched, last.RecordsMatched)
+	assert.Equal(t, last.PartitionsTotal, last.PartitionsDone)
+
+	const maxRecords = 40
+	require.Greater(t, scanned, int64(maxRecords))
+	capped := newReaderFromSettings(t, models.KafkaSettings{Brokers: c.ListenAddrs(), Topics: batchTopics, MaxRecords: maxRecords})
+	res = capped.ReadTraces(testCtx(t, 30*time.Second), groups)
+	require.NoError(t, res.Err())
+	scanned = 0
+	anyCapped := false
+	for _, tr := range res.Topics {
+		scanned += tr.Scanned
+		anyCapped = anyCapped || tr.Capped
+	}
+	assert.Equal(t, int64(maxRecords), scanned, "one budget for the whole batch")
+	assert.True(t, anyCapped)
 }
