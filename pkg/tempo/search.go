@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"mime"
 	"strconv"
 	"strings"
 	"time"
@@ -86,6 +87,9 @@ func (c *Client) Search(ctx context.Context, req SearchRequest) (*SearchResult, 
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return nil, readStatusError(resp)
 	}
+	if err := searchContentType(resp.Header.Get("Content-Type")); err != nil {
+		return nil, badSearchAnswer(err)
+	}
 	body, err := c.readBody(ctx, io.LimitReader(resp.Body, maxSearchBody+1))
 	if err != nil {
 		return nil, err
@@ -102,6 +106,25 @@ func (c *Client) Search(ctx context.Context, req SearchRequest) (*SearchResult, 
 
 func badSearchAnswer(err error) error {
 	return &upstream.Error{Upstream: upstream.Tempo, Kind: upstream.ErrBadResponse, Err: err}
+}
+
+// searchContentType refuses an answer that says it is not JSON, so that a
+// proxy's HTML sign-in page in front of Tempo is reported as what it is
+// (docs/FAULTS.md, "wrong content type") rather than as a body that does
+// not parse. Tempo labels its search answers application/json
+// (the recorded answer of testdata/tempo_search_traceql.json came so).
+func searchContentType(contentType string) error {
+	if strings.TrimSpace(contentType) == "" {
+		return fmt.Errorf("%w: the search answer has no Content-Type", ErrDecode)
+	}
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return fmt.Errorf("%w: unreadable Content-Type %q", ErrDecode, clipBody([]byte(contentType)))
+	}
+	if mt != "application/json" && !strings.HasSuffix(mt, "+json") {
+		return fmt.Errorf("%w: unexpected Content-Type %q for a search answer (want application/json)", ErrDecode, clipBody([]byte(mt)))
+	}
+	return nil
 }
 
 // validate refuses a request that models.ParseQuery would not let a panel

@@ -253,6 +253,31 @@ func TestSearchUndecodableAnswer(t *testing.T) {
 	}
 }
 
+// TestSearchContentType: an answer labelled as something other than JSON
+// (a proxy's sign-in page) is refused naming its type; JSON types, with
+// parameters or a +json suffix, are decoded.
+func TestSearchContentType(t *testing.T) {
+	body := fixture(t, "tempo_search_traceql.json")
+	for _, ct := range []string{"text/html; charset=utf-8", "application/protobuf", "text/plain", "json"} {
+		t.Run(ct, func(t *testing.T) {
+			_, res, err := search(t, reply{status: 200, contentType: ct, body: body}, fixtureSearch(20))
+			require.ErrorIs(t, err, ErrDecode)
+			require.ErrorIs(t, err, upstream.ErrBadResponse)
+			assert.Contains(t, err.Error(), "Content-Type")
+			assert.Nil(t, res)
+		})
+	}
+	// Go's servers always send one (sniffed when the handler sets none).
+	require.ErrorIs(t, searchContentType(""), ErrDecode)
+	for _, ct := range []string{"application/json", "application/json; charset=UTF-8", "application/vnd.tempo+json"} {
+		t.Run("ok "+ct, func(t *testing.T) {
+			_, res, err := search(t, reply{status: 200, contentType: ct, body: body}, fixtureSearch(20))
+			require.NoError(t, err)
+			assert.Len(t, res.Hits, 1)
+		})
+	}
+}
+
 // TestSearchBodyBound: an answer over maxSearchBody is refused unread; one
 // of exactly maxSearchBody is read.
 func TestSearchBodyBound(t *testing.T) {

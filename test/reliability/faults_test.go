@@ -7,10 +7,12 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -295,6 +297,9 @@ func (o observed) summary() string {
 	if o.res.spans > 0 {
 		spans = fmt.Sprintf("%d spans", o.res.spans)
 	}
+	if o.res.traces >= 0 {
+		spans = fmt.Sprintf("traces found: %d, %s", o.res.traces, spans)
+	}
 	return fmt.Sprintf("partial: %s; %s", spans, o.res.logSummary())
 }
 
@@ -306,10 +311,23 @@ func (o observed) text() string {
 	return s
 }
 
-// runFault asks the plugin for the trace and reports what a user must see
-// but did not: a gRPC (panel-wide) error, a hang, or a message that does
-// not name the source or the reason.
-func runFault(t *testing.T, p *harness.Plugin, c faultCase, alone bool) (observed, []string) {
+// queryKind is a query the matrix asks under every fault: the trace query
+// of traceID, or the search that finds it.
+type queryKind struct {
+	name  string
+	build func(refID string, model map[string]any) backend.DataQuery
+}
+
+var (
+	traceQuery = queryKind{"trace", query}
+	searchKind = queryKind{"search", searchQuery}
+	queryKinds = []queryKind{traceQuery, searchKind}
+)
+
+// runFault asks the plugin the query of kind and reports what a user must
+// see but did not: a gRPC (panel-wide) error, a hang, or a message that
+// does not name the source or the reason.
+func runFault(t *testing.T, p *harness.Plugin, c faultCase, kind queryKind, alone bool) (observed, []string) {
 	s, sources := c.setup(t, alone)
 	model := map[string]any{}
 	if sources != nil {
@@ -320,7 +338,7 @@ func runFault(t *testing.T, p *harness.Plugin, c faultCase, alone bool) (observe
 	if deadline == 0 {
 		deadline = caseTimeout
 	}
-	resp, err := p.QueryData(ctxT(t, deadline), s, query("A", model))
+	resp, err := p.QueryData(ctxT(t, deadline), s, kind.build("A", model))
 	o := observed{elapsed: time.Since(start), grpcErr: err}
 	if err != nil {
 		return o, []string{fmt.Sprintf("QueryData's gRPC call failed (a panel-wide error): %v", err)}
@@ -335,41 +353,64 @@ func runFault(t *testing.T, p *harness.Plugin, c faultCase, alone bool) (observe
 	return o, problems
 }
 
+// searchCases are the faults only a search meets: its found trace's fetch
+// by ID failing while the search itself answers.
+func searchCases() []faultCase {
+	return []faultCase{{
+		source: "Tempo trace by ID", sourceRE: regexp.MustCompile(`trace ` + traceID + `: Tempo failed`), fault: string(fault500),
+		reasonRE: httpReasons[fault500],
+		setup: func(t *testing.T, alone bool) (harness.Settings, []string) {
+			js := healthySettings(t, faultNone, faultNone)
+			js["tempo"] = map[string]any{"url": newTempoFaults(t, faultNone, fault500, tempoAuth{}).URL, "timeout": "500ms"}
+			js["kafka"] = map[string]any{"brokers": newKafka(t, false).ListenAddrs(), "topics": kafkaTopics()}
+			return settings(js, nil), sourcesIf(alone, "tempo")
+		},
+	}}
+}
+
 // TestFaultMatrix injects every fault into one source while the others
 // work, through the built binary, and checks the user gets the other
 // sources' data plus a notice naming the failing source and the reason;
 // asked alone, the source gives a per-RefID error (or notice) naming it.
-// The observed outcomes are docs/FAULTS.md: -update rewrites it, otherwise
-// the test fails when the file and the plugin disagree.
+// Each fault is met by the trace query and by the search. The observed
+// outcomes are docs/FAULTS.md: -update rewrites it, otherwise the test
+// fails when the file and the plugin disagree.
 func TestFaultMatrix(t *testing.T) {
 	p := harness.Start(t)
-	cases := append(httpCases(), kafkaCases()...)
-	var rows []string
-	for _, c := range cases {
-		t.Run(c.source+"/"+c.fault, func(t *testing.T) {
-			with, problems := runFault(t, p, c, false)
-			if with.grpcErr == nil {
-				problems = append(problems, healthyProblems(c, with.res)...)
-			}
-			alone, aloneProblems := runFault(t, p, c, true)
-			problems = append(problems, aloneProblems...)
-			t.Logf("with others: %s in %s | alone: %s in %s", with.summary(), with.elapsed.Round(time.Millisecond), alone.summary(), alone.elapsed.Round(time.Millisecond))
-			rows = append(rows, fmt.Sprintf("| %s | %s | %s | %s | %s |", c.source, c.fault,
-				stable(with.summary()), stable(strings.Join(sourceNotices(with.res.notices), " / ")), stable(alone.summary()+noticeSuffix(alone))))
-			// Every fault × source row is asserted: a row that breaks fails.
-			for _, pr := range problems {
-				t.Error(pr)
-			}
-		})
+	cases := map[string][]faultCase{
+		traceQuery.name: append(httpCases(), kafkaCases()...),
+		searchKind.name: append(append(httpCases(), searchCases()...), kafkaCases()...),
+	}
+	rows := map[string][]string{}
+	for _, kind := range queryKinds {
+		for _, c := range cases[kind.name] {
+			t.Run(kind.name+"/"+c.source+"/"+c.fault, func(t *testing.T) {
+				with, problems := runFault(t, p, c, kind, false)
+				if with.grpcErr == nil {
+					problems = append(problems, healthyProblems(c, kind, with.res)...)
+				}
+				alone, aloneProblems := runFault(t, p, c, kind, true)
+				problems = append(problems, aloneProblems...)
+				t.Logf("with others: %s in %s | alone: %s in %s", with.summary(), with.elapsed.Round(time.Millisecond), alone.summary(), alone.elapsed.Round(time.Millisecond))
+				rows[kind.name] = append(rows[kind.name], fmt.Sprintf("| %s | %s | %s | %s | %s |", c.source, c.fault,
+					stable(with.summary()), stable(strings.Join(sourceNotices(with.res.notices), " / ")), stable(alone.summary()+noticeSuffix(alone))))
+				// Every fault × source row is asserted: a row that breaks fails.
+				for _, pr := range problems {
+					t.Error(pr)
+				}
+			})
+		}
 	}
 	if t.Failed() {
 		return
 	}
-	if len(rows) != len(cases) {
-		t.Logf("ran %d of %d rows (-run selects a subset): docs/FAULTS.md is neither checked nor written", len(rows), len(cases))
-		return
+	for _, kind := range queryKinds {
+		if len(rows[kind.name]) != len(cases[kind.name]) {
+			t.Logf("ran %d of %d %s rows (-run selects a subset): docs/FAULTS.md is neither checked nor written", len(rows[kind.name]), len(cases[kind.name]), kind.name)
+			return
+		}
 	}
-	doc := renderFaultsDoc(rows)
+	doc := renderFaultsDoc(rows[traceQuery.name], rows[searchKind.name])
 	if *update {
 		require.NoError(t, os.WriteFile(faultsDoc, []byte(doc), 0o644))
 		return
@@ -387,7 +428,7 @@ func noticeSuffix(o observed) string {
 	return " — notice: " + strings.Join(n, " / ")
 }
 
-var sourceNoticeRE = regexp.MustCompile(`(?i)^(tempo|loki|kafka)`)
+var sourceNoticeRE = regexp.MustCompile(`(?i)^(tempo|loki|kafka|trace [0-9a-f]{32}: tempo)`)
 
 // sourceNotices keeps the notices about sources; the incident summary adds
 // its own (first error, slowest span), which are not the matrix's subject.
@@ -401,16 +442,29 @@ func sourceNotices(all []string) []string {
 	return out
 }
 
-// healthyProblems checks the sources that do not fail still deliver.
-func healthyProblems(c faultCase, r result) []string {
+// healthyProblems checks the sources that do not fail still deliver. A
+// search is Tempo's: when Tempo's search fails there is nothing to show,
+// and the query must fail naming it.
+func healthyProblems(c faultCase, kind queryKind, r result) []string {
 	var out []string
 	want := func(what string, got, n int) {
 		if got != n {
 			out = append(out, fmt.Sprintf("%s: got %d, want %d", what, got, n))
 		}
 	}
+	if kind.name == searchKind.name && c.source == "Tempo" {
+		if r.err == nil {
+			out = append(out, "a search whose Tempo search failed must fail, got frames")
+		}
+		return out
+	}
 	if r.err != nil {
 		out = append(out, fmt.Sprintf("with other sources healthy the result must be partial, got the error %v", r.err))
+	}
+	if kind.name == searchKind.name {
+		// The trace's row: 8 spans, from the trace or, when its fetch by ID
+		// failed, from the search answer's service stats.
+		want("traces found", r.traces, 1)
 	}
 	if c.source != "Tempo" {
 		want("Tempo's spans", r.spans, 8)
@@ -428,7 +482,7 @@ func healthyProblems(c faultCase, r result) []string {
 	return out
 }
 
-func renderFaultsDoc(rows []string) string {
+func renderFaultsDoc(rows, searchRows []string) string {
 	var b strings.Builder
 	b.WriteString(`# Fault matrix: what a user sees when an upstream fails
 
@@ -439,8 +493,9 @@ the test fails when the plugin's behaviour and this file disagree, so the file c
 Setup of every row: Tempo and Loki are httptest servers replaying the recorded fixtures
 (` + "`tempo.timeout`" + ` and ` + "`loki.timeout`" + ` are 500ms), Kafka is an in-process kfake cluster with two
 topics, ` + "`otlp_logs`" + ` (otlp_proto, keyed by trace ID) and ` + "`audit`" + ` (JSON lines), one line of the
-trace in each. One source fails at a time; the query asks for trace
-` + "`" + traceID + "`" + ` with a panel time range that covers it.
+trace in each. One source fails at a time; the trace query asks for trace
+` + "`" + traceID + "`" + ` with a panel time range that covers it, and the search query (second table)
+finds that trace over the same range.
 
 - **With the other sources**: what the panel still shows. The fixture trace has 8 spans and 9 Loki lines;
   a healthy run shows ` + "`8 spans; kafka:audit 1, kafka:otlp_logs 1, loki 9`" + `.
@@ -454,13 +509,37 @@ A Tempo or Loki answering 429 or 503 with a Retry-After of at most 2s is asked o
 wait (pkg/tempo and pkg/loki retry tests); the 429 row here asks for 30s, so it is reported at once.
 
 In every row the gRPC QueryData call itself succeeds and returns within the
-test's deadline (45s; the slowest row takes about 2s). Notices of the incident summary (first error,
+test's deadline (45s; the slowest query, the Kafka timeout row's, takes about 3s). Notices of the incident summary (first error,
 slowest span) are left out: they do not depend on the fault.
+
+## Trace query
 
 | Source | Fault | With the other sources | Notices | Asked alone |
 |---|---|---|---|---|
 `)
 	for _, r := range rows {
+		b.WriteString(r)
+		b.WriteByte('\n')
+	}
+	b.WriteString(`
+## Search query
+
+The same faults met by a search, ` + "`" + `{"queryType":"search","traceql":` + strconv.Quote(searchTraceQL) + `}` + "`" + ` over the same
+range, whose recorded Tempo answer (` + "`test/reliability/testdata/tempo_search_traceql.json`" + `) finds the
+trace: one row, 8 spans. A healthy run shows ` + "`traces found: 1, 8 spans; kafka:audit 1, kafka:otlp_logs 1, loki 9`" + `
+(the row's per-source columns).
+
+- **Tempo** rows fail Tempo's search and its trace by ID alike: without the search there are no
+  rows, so the query fails with Tempo's error. **Tempo trace by ID** fails only the fetch of the
+  found trace: its row keeps the search answer's figures (its span count from the service stats).
+- A failing log source never fails a search: the rows stay, with a notice naming the source.
+- **Asked alone**: the query's ` + "`sources`" + ` lists only that source; Tempo is always asked, a search is
+  Tempo's.
+
+| Source | Fault | With the other sources | Notices | Asked alone |
+|---|---|---|---|---|
+`)
+	for _, r := range searchRows {
 		b.WriteString(r)
 		b.WriteByte('\n')
 	}

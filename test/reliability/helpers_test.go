@@ -244,10 +244,22 @@ func (a tempoAuth) check(r *http.Request) error {
 	return nil
 }
 
-// newTempo serves the recorded v2 protobuf trace for traceID, after
-// checking the request is the one Tempo's API expects.
+// searchTraceQL is the TraceQL of the recorded search answer
+// (testdata/tempo_search_traceql.json: it finds traceID).
+const searchTraceQL = `{resource.service.name="go-proxy"}`
+
+// newTempo serves the recorded v2 protobuf trace for traceID and the
+// recorded search answer, after checking each request is the one Tempo's
+// API expects; fault is served to both.
 func newTempo(t testing.TB, fault httpFault, auth tempoAuth) *upstream {
+	return newTempoFaults(t, fault, fault, auth)
+}
+
+// newTempoFaults is newTempo with one fault for the search API and another
+// for the trace by ID.
+func newTempoFaults(t testing.TB, searchFault, traceFault httpFault, auth tempoAuth) *upstream {
 	body := fixture(t, "tempo_trace_v2.pb")
+	search := fixture(t, "tempo_search_traceql.json")
 	return newUpstream(t, func(u *upstream, w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/api/echo" { // the health check
 			if err := auth.check(r); err != nil {
@@ -256,20 +268,28 @@ func newTempo(t testing.TB, fault httpFault, auth tempoAuth) *upstream {
 			_, _ = w.Write([]byte("echo"))
 			return
 		}
-		if r.URL.Path != "/api/v2/traces/"+traceID || r.Method != http.MethodGet {
+		if r.Method != http.MethodGet || (r.URL.Path != "/api/v2/traces/"+traceID && r.URL.Path != "/api/search") {
 			t.Errorf("tempo: unexpected request %s %s", r.Method, r.URL.Path)
 			http.NotFound(w, r)
 			return
-		}
-		if got := r.Header.Get("Accept"); got != "application/protobuf" {
-			t.Errorf("tempo: Accept %q", got)
 		}
 		if err := auth.check(r); err != nil {
 			t.Errorf("tempo: %v", err)
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
 		}
-		serveFault(u, w, r, fault, "application/protobuf", body)
+		if r.URL.Path == "/api/search" {
+			q := r.URL.Query()
+			if q.Get("q") != searchTraceQL || q.Get("start") == "" || q.Get("end") == "" || q.Get("limit") == "" {
+				t.Errorf("tempo: unexpected search %s", r.URL.RawQuery)
+			}
+			serveFault(u, w, r, searchFault, "application/json", search)
+			return
+		}
+		if got := r.Header.Get("Accept"); got != "application/protobuf" {
+			t.Errorf("tempo: Accept %q", got)
+		}
+		serveFault(u, w, r, traceFault, "application/protobuf", body)
 	})
 }
 
@@ -405,7 +425,10 @@ type result struct {
 	err     error
 	status  backend.Status
 	notices []string
-	spans   int
+	// traces is the rows of a search frame (-1 without one); spans the
+	// trace frame's rows, or the sum of a search frame's spans column.
+	traces int
+	spans  int
 	// logs counts log lines by their source column ("loki", "kafka:audit", …).
 	logs   map[string]int
 	frames data.Frames
@@ -415,7 +438,7 @@ func resultOf(t testing.TB, resp *backend.QueryDataResponse, refID string) resul
 	t.Helper()
 	r, ok := resp.Responses[refID]
 	require.True(t, ok, "no response for RefID %s", refID)
-	out := result{err: r.Error, status: r.Status, logs: map[string]int{}, frames: r.Frames}
+	out := result{err: r.Error, status: r.Status, logs: map[string]int{}, frames: r.Frames, traces: -1}
 	for _, f := range r.Frames {
 		if f.Meta != nil {
 			for _, n := range f.Meta.Notices {
@@ -425,6 +448,23 @@ func resultOf(t testing.TB, resp *backend.QueryDataResponse, refID string) resul
 		switch f.Name {
 		case "trace":
 			out.spans = f.Rows()
+		case "search":
+			out.traces = f.Rows()
+			for _, fl := range f.Fields {
+				if fl.Name != "spans" && fl.Name != "loki" && !strings.HasPrefix(fl.Name, "kafka:") {
+					continue
+				}
+				for i := 0; i < f.Rows(); i++ {
+					v, _ := fl.ConcreteAt(i)
+					n, ok := v.(int64)
+					require.True(t, ok, "search column %s holds %T", fl.Name, v)
+					if fl.Name == "spans" {
+						out.spans += int(n)
+					} else if n > 0 {
+						out.logs[fl.Name] += int(n)
+					}
+				}
+			}
 		case "logs":
 			idx := -1
 			for i, fl := range f.Fields {
@@ -488,6 +528,12 @@ func stable(s string) string {
 		return r
 	}, strings.ToValidUTF8(s, "\uFFFD"))
 	return strings.ReplaceAll(s, "|", `\|`)
+}
+
+// searchQuery asks the plugin for the recorded search over the panel range.
+func searchQuery(refID string, model map[string]any) backend.DataQuery {
+	model["queryType"], model["traceql"] = "search", searchTraceQL
+	return harness.Query(refID, model, panelFrom, panelTo)
 }
 
 // query asks the plugin for traceID over the panel range.
