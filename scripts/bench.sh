@@ -36,7 +36,7 @@ run() {
 # End to end (in process) and the stage breakdown: 3 timed iterations each.
 run -bench '^BenchmarkQueryData$|^BenchmarkMergeAndFrames$|^BenchmarkKafkaRead$|^BenchmarkNaiveConsumeGrep$|^BenchmarkLokiEarlyStart$|^BenchmarkEarlyStartQueryData$|^BenchmarkLokiParallel$|^BenchmarkSDKArrowEncode$' -benchtime=3x
 # Through the built binary (peak RSS of the plugin process): 2 iterations.
-run -bench '^BenchmarkBinaryQueryData$|^BenchmarkDashboardOpen$' -benchtime=2x
+run -bench '^BenchmarkBinaryQueryData$|^BenchmarkDashboardOpen$|^BenchmarkDashboardOpenWithSearch$' -benchtime=2x
 echo "# load after benchmarks: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out"
 
 # Profile of the 100k-log query (1k spans) in process.

@@ -105,6 +105,9 @@ type PanelAnswer struct {
 	Panel    PanelQuery
 	Response *pluginv2.QueryDataResponse
 	Err      error
+	// Elapsed is from the dashboard's opening to this panel's answer: when
+	// the user sees the panel filled.
+	Elapsed time.Duration
 }
 
 // Bytes is the size of the answer's frames.
@@ -126,10 +129,11 @@ func (a PanelAnswer) Bytes() int {
 func (p *Plugin) OpenDashboard(ctx context.Context, s Settings, panels []PanelQuery) []PanelAnswer {
 	out := make([]PanelAnswer, len(panels))
 	var wg sync.WaitGroup
+	start := time.Now()
 	for i, pq := range panels {
 		wg.Go(func() {
 			resp, err := p.QueryDataProto(ctx, s, pq.Queries...)
-			out[i] = PanelAnswer{Panel: pq, Response: resp, Err: err}
+			out[i] = PanelAnswer{Panel: pq, Response: resp, Err: err, Elapsed: time.Since(start)}
 		})
 	}
 	wg.Wait()
@@ -143,17 +147,32 @@ func (p *Plugin) OpenDashboard(ctx context.Context, s Settings, panels []PanelQu
 func TracePanels(panels []PanelQuery) []PanelQuery {
 	var out []PanelQuery
 	for _, p := range panels {
-		search := false
-		for _, q := range p.Queries {
-			var m struct {
-				QueryType string `json:"queryType"`
-			}
-			if json.Unmarshal(q.JSON, &m) == nil && m.QueryType == "search" {
-				search = true
-			}
-		}
-		if !search {
+		if !p.IsSearch() {
 			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// IsSearch reports whether the panel runs a search (queryType "search").
+func (p PanelQuery) IsSearch() bool {
+	for _, q := range p.Queries {
+		var m struct {
+			QueryType string `json:"queryType"`
+		}
+		if json.Unmarshal(q.JSON, &m) == nil && m.QueryType == "search" {
+			return true
+		}
+	}
+	return false
+}
+
+// TracePanelAnswers keeps the answers of the panels TracePanels keeps.
+func TracePanelAnswers(answers []PanelAnswer) []PanelAnswer {
+	var out []PanelAnswer
+	for _, a := range answers {
+		if !a.Panel.IsSearch() {
+			out = append(out, a)
 		}
 	}
 	return out

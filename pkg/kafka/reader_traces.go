@@ -75,7 +75,7 @@ func (r *Reader) ReadTraces(ctx context.Context, groups []timeline.WindowGroup) 
 		res.failAll(err)
 		return res
 	}
-	for _, run := range r.search(ctx, m, wins, &res.Result) {
+	for _, run := range r.search(ctx, r.bulk, m, wins, &res.Result) {
 		for _, f := range run.found {
 			for _, n := range f.ids {
 				rec := f.rec

@@ -63,20 +63,26 @@ func copyBinary(tb testing.TB, bin, name string) string {
 	return p
 }
 
-// dashboardPanels reads the incident dashboard with traceId = tc's trace and
-// the archive hour as its time range.
-func dashboardPanels(tb testing.TB, tc *traceCase) []harness.PanelQuery {
+// readDashboard is the provisioned incident dashboard's JSON.
+func readDashboard(tb testing.TB) []byte {
 	tb.Helper()
 	raw, err := os.ReadFile(dashboardPath)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	panels, err := harness.DashboardPanels(raw, map[string]string{"traceId": tc.traceID}, archiveStart, archiveStart.Add(archiveSpan))
+	return raw
+}
+
+// dashboardPanels reads the panels of the incident dashboard that show the
+// trace, with traceId = tc's trace and the archive hour as its time range.
+func dashboardPanels(tb testing.TB, tc *traceCase) []harness.PanelQuery {
+	tb.Helper()
+	panels, err := harness.DashboardPanels(readDashboard(tb), map[string]string{"traceId": tc.traceID}, archiveStart, archiveStart.Add(archiveSpan))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	// The search panel starts from a TraceQL search, not the trace; it is
-	// measured by BenchmarkSearch (test/e2e).
+	// The search panel starts from a TraceQL search, not the trace: the
+	// whole dashboard is BenchmarkDashboardOpenWithSearch.
 	if panels = harness.TracePanels(panels); len(panels) != 5 {
 		tb.Fatalf("the dashboard has %d Traceweave panels of the trace, want 5", len(panels))
 	}

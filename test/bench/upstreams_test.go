@@ -1,11 +1,14 @@
 package bench
 
 import (
+	"cmp"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -58,23 +61,72 @@ func sleepCtx(r *http.Request, d time.Duration) bool {
 }
 
 // tempoServer answers GET /api/v2/traces/{id} with Accept: application/protobuf
-// after tempoLatency, from pre-built answers.
+// after tempoLatency, from pre-built answers, and the incident dashboard's
+// search (errorSearch) with the traces that have an error span.
 type tempoServer struct {
 	*httptest.Server
 	traces   map[string][]byte
+	found    []foundTrace // what errorSearch finds, by start
 	errs     *upstreamErrors
 	requests atomic.Int64
 }
 
-func newTempoServer(traces map[string][]byte, errs *upstreamErrors) *tempoServer {
-	s := &tempoServer{traces: traces, errs: errs}
+// errorSearch is the TraceQL of the dashboard's "Recent error traces" panel,
+// the one search the fake Tempo evaluates.
+const errorSearch = "{ status = error }"
+
+// foundTrace is a trace as Tempo's search answer lists it.
+type foundTrace struct {
+	TraceID           string                     `json:"traceID"`
+	RootServiceName   string                     `json:"rootServiceName"`
+	RootTraceName     string                     `json:"rootTraceName"`
+	StartTimeUnixNano string                     `json:"startTimeUnixNano"`
+	DurationMs        int64                      `json:"durationMs"`
+	ServiceStats      map[string]foundTraceStats `json:"serviceStats"`
+	start             int64
+}
+
+type foundTraceStats struct {
+	SpanCount  int `json:"spanCount"`
+	ErrorCount int `json:"errorCount,omitempty"`
+}
+
+func newTempoServer(traces map[string][]byte, found []foundTrace, errs *upstreamErrors) *tempoServer {
+	s := &tempoServer{traces: traces, found: found, errs: errs}
+	slices.SortFunc(s.found, func(a, b foundTrace) int { return cmp.Compare(a.start, b.start) })
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
+}
+
+// search answers Tempo's search API: the traces with an error span that
+// started in [start, end] (whole seconds), at most limit, as JSON.
+func (s *tempoServer) search(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	start, err1 := strconv.ParseInt(q.Get("start"), 10, 64)
+	end, err2 := strconv.ParseInt(q.Get("end"), 10, 64)
+	limit, err3 := strconv.Atoi(q.Get("limit"))
+	if err := errors.Join(err1, err2, err3); err != nil || q.Get("q") != errorSearch || limit <= 0 {
+		s.errs.add("tempo: unexpected search %s", r.URL.RawQuery)
+		http.Error(w, "bad request", http.StatusBadRequest)
+		return
+	}
+	out := []foundTrace{}
+	for _, f := range s.found {
+		if f.start >= start*1e9 && f.start <= end*1e9 && len(out) < limit {
+			out = append(out, f)
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"traces": out, "metrics": map[string]any{"completedJobs": 1, "totalJobs": 1}})
 }
 
 func (s *tempoServer) serve(w http.ResponseWriter, r *http.Request) {
 	s.requests.Add(1)
 	if !sleepCtx(r, tempoLatency) {
+		return
+	}
+	if r.Method == http.MethodGet && r.URL.Path == "/api/search" {
+		s.search(w, r)
 		return
 	}
 	id, ok := strings.CutPrefix(r.URL.Path, "/api/v2/traces/")
@@ -107,7 +159,22 @@ type lokiServer struct {
 	requests atomic.Int64
 }
 
-var traceIDInQuery = regexp.MustCompile(`trace_id="([0-9a-f]{32})"`)
+// traceIDInQuery finds the trace filter of a trace query (one ID) or of a
+// search's batch (trace_id=~ several, docs/DESIGN.md "Search").
+var traceIDInQuery = regexp.MustCompile(`trace_id=~?"([0-9a-f]{32}(?:\|[0-9a-f]{32})*)"`)
+
+// linesOf is the lines of the traces in ids ("|"-separated), in time order.
+func (s *lokiServer) linesOf(ids string) []lokiValue {
+	if !strings.Contains(ids, "|") {
+		return s.traces[ids]
+	}
+	var out []lokiValue
+	for _, id := range strings.Split(ids, "|") {
+		out = append(out, s.traces[id]...)
+	}
+	slices.SortStableFunc(out, func(a, b lokiValue) int { return cmp.Compare(a.ts, b.ts) })
+	return out
+}
 
 func newLokiServer(traces map[string][]lokiValue, errs *upstreamErrors) *lokiServer {
 	s := &lokiServer{traces: traces, errs: errs}
@@ -144,7 +211,7 @@ func (s *lokiServer) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad query", http.StatusBadRequest)
 		return
 	}
-	vals := s.traces[m[1]]
+	vals := s.linesOf(m[1])
 	lo := sort.Search(len(vals), func(i int) bool { return vals[i].ts >= start })
 	hi := sort.Search(len(vals), func(i int) bool { return vals[i].ts >= end })
 	if hi-lo > limit {

@@ -75,6 +75,24 @@ type traceCase struct {
 	// tempoBody is the GET /api/v2/traces/{id} protobuf answer.
 	tempoBody []byte
 	spanIDs   []string
+	// stats counts the spans and error spans per service, as Tempo's
+	// search answer gives them.
+	stats map[string]foundTraceStats
+}
+
+// found is the trace as Tempo's search lists it, and whether it has an
+// error span (what the dashboard's search, errorSearch, finds).
+func (tc *traceCase) found() (foundTrace, bool) {
+	errs := 0
+	for _, st := range tc.stats {
+		errs += st.ErrorCount
+	}
+	return foundTrace{
+		TraceID: tc.traceID, RootServiceName: services[0].name, RootTraceName: "GET /api/orders",
+		StartTimeUnixNano: strconv.FormatInt(tc.start.UnixNano(), 10),
+		DurationMs:        tc.end.Sub(tc.start).Milliseconds(),
+		ServiceStats:      tc.stats, start: tc.start.UnixNano(),
+	}, errs > 0
 }
 
 // window is the log search window the engine derives from the trace.
@@ -133,6 +151,7 @@ func (tc *traceCase) buildSpans(metrics []byte) error {
 	}
 	dur := tc.end.Sub(tc.start)
 	tc.spanIDs = make([]string, tc.spans)
+	tc.stats = map[string]foundTraceStats{}
 	for i := 0; i < tc.spans; i++ {
 		var sid pcommon.SpanID
 		binary.BigEndian.PutUint64(sid[:], uint64(0x00f067aa0ba90000)+uint64(i)+1)
@@ -142,6 +161,8 @@ func (tc *traceCase) buildSpans(metrics []byte) error {
 			svc = 0
 		}
 		sp := scopes[svc].Spans().AppendEmpty()
+		st := tc.stats[services[svc].name]
+		st.SpanCount++
 		sp.SetTraceID(tc.rawID)
 		sp.SetSpanID(sid)
 		// Children start later and end earlier than their parent.
@@ -183,7 +204,9 @@ func (tc *traceCase) buildSpans(metrics []byte) error {
 			ev.SetName("exception")
 			ev.SetTimestamp(pcommon.NewTimestampFromTime(tc.start.Add(off)))
 			ev.Attributes().PutStr("exception.message", "context deadline exceeded")
+			st.ErrorCount++
 		}
+		tc.stats[services[svc].name] = st
 	}
 	raw, err := (&ptrace.ProtoMarshaler{}).MarshalTraces(td)
 	if err != nil {

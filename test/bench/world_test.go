@@ -83,14 +83,18 @@ func buildWorld() (*world, error) {
 	}
 	tempoBodies := map[string][]byte{}
 	lokiBodies := map[string][]lokiValue{}
+	var found []foundTrace
 	for _, tc := range w.cases {
 		if err := tc.buildSpans(metrics); err != nil {
 			return nil, err
 		}
 		tempoBodies[tc.traceID] = tc.tempoBody
 		lokiBodies[tc.traceID] = tc.lokiValues()
+		if f, ok := tc.found(); ok {
+			found = append(found, f)
+		}
 	}
-	w.tempo = newTempoServer(tempoBodies, w.errs)
+	w.tempo = newTempoServer(tempoBodies, found, w.errs)
 	w.loki = newLokiServer(lokiBodies, w.errs)
 	w.cluster, err = kfake.NewCluster(kfake.NumBrokers(1),
 		kfake.SeedTopics(partsOTLP, topicOTLP), kfake.SeedTopics(partsAudit, topicAudit), kfake.SeedTopics(partsSyslog, topicSyslog))

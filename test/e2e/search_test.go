@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -471,4 +473,83 @@ func TestSearchLokiDown(t *testing.T) {
 	for _, n := range col[int64](t, f, "kafka:"+topicOTLP) {
 		assert.Positive(t, n)
 	}
+}
+
+// counts is what the search scenario's upstreams were asked so far: Tempo
+// searches and traces by ID together, Loki requests, and the partitions
+// Kafka's Fetch answers served.
+func (s *searchScenario) counts() upstreamCounts {
+	s.tempo.mu.Lock()
+	tempo := int64(len(s.tempo.searches) + len(s.tempo.byID))
+	s.tempo.mu.Unlock()
+	return upstreamCounts{tempo, int64(len(s.loki.requests())), int64(len(s.fetches.Fetched()))}
+}
+
+func (c upstreamCounts) plus(o upstreamCounts) upstreamCounts {
+	return upstreamCounts{c.tempo + o.tempo, c.loki + o.loki, c.kafkaFetches + o.kafkaFetches}
+}
+
+// TestWholeDashboardOpen opens every Traceweave panel of the provisioned
+// dashboard at once through the built binary, the search panel with the
+// panels of the trace (${traceId} one of the traces the search finds), on
+// a fresh instance: the upstreams are asked exactly what one timeline query
+// of the trace plus one search ask, each on a fresh instance of its own
+// (the trace panels share one run, the search is one more, nothing is
+// asked twice), and every panel gets the frame its single query gives.
+func TestWholeDashboardOpen(t *testing.T) {
+	s := newSearchScenario(t, searchTraces, 0)
+	p := harness.Start(t)
+	from, to := searchRange()
+	trace := searchTraces[0].id
+	instance := func(n int64) harness.Settings {
+		ds := s.ds
+		ds.Updated = time.Unix(n, 0) // a new Updated time is a new instance
+		return ds
+	}
+
+	before := s.counts()
+	one := runQuery(t, p, instance(100), map[string]any{"queryType": "timeline", "traceId": trace}, from, to)
+	require.NoError(t, one.Error)
+	oneQuery := s.counts().minus(before)
+	before = s.counts()
+	search := runQuery(t, p, instance(200), map[string]any{"queryType": "search", "traceql": "{ status = error }"}, from, to)
+	require.NoError(t, search.Error)
+	oneSearch := s.counts().minus(before)
+	require.Equal(t, int64(1+len(searchTraces)), oneSearch.tempo, "one search and a fetch by ID per found trace")
+	require.Positive(t, oneSearch.loki)
+	require.Positive(t, oneSearch.kafkaFetches)
+
+	raw, err := os.ReadFile(filepath.Join("..", "..", "provisioning", "dashboards", "incident-investigation.json"))
+	require.NoError(t, err)
+	panels, err := harness.DashboardPanels(raw, map[string]string{"traceId": trace}, from, to)
+	require.NoError(t, err)
+	require.Len(t, panels, 6, "the dashboard's Traceweave panels")
+	before = s.counts()
+	answers := p.OpenDashboard(ctxT(t), instance(300), panels)
+	opened := s.counts().minus(before)
+	assert.Equal(t, oneQuery.plus(oneSearch), opened, "opening the dashboard asks what one trace query and one search ask")
+
+	want := map[string]string{"traces": "trace", "logs": "logs", "table": "timeline", "stat": "firstError", "bargauge": "summary"}
+	sawSearch := false
+	for _, a := range answers {
+		require.NoError(t, a.Err, a.Panel.Title)
+		resp, err := backend.FromProto().QueryDataResponse(a.Response)
+		require.NoError(t, err)
+		r := resp.Responses["A"]
+		require.NoError(t, r.Error, a.Panel.Title)
+		require.Len(t, r.Frames, 1, "panel %q gets one frame", a.Panel.Title)
+		f := r.Frames[0]
+		single := one.Frames
+		if f.Name == "search" {
+			sawSearch, single = true, search.Frames
+		} else {
+			assert.Equal(t, want[a.Panel.Type], f.Name, "panel %q (%s)", a.Panel.Title, a.Panel.Type)
+		}
+		if f.Name == "firstError" {
+			continue // a cut of the timeline frame, compared in TestDashboardOpenIsOneRun
+		}
+		assert.Equal(t, withoutNotices(t, frameByName(t, single, f.Name)), withoutNotices(t, f),
+			"panel %q gets the frame its single query gives", a.Panel.Title)
+	}
+	assert.True(t, sawSearch, "the search panel answered with the search frame")
 }
