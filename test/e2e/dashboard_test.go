@@ -53,6 +53,34 @@ func withoutNotices(t *testing.T, f *data.Frame) string {
 	return string(b)
 }
 
+// framesOfPanels is the frame each visualization of the provisioned
+// dashboard's trace panels selects.
+var framesOfPanels = map[string]string{"traces": "trace", "logs": "logs", "table": "timeline", "stat": "firstError", "bargauge": "summary"}
+
+// provisionedPanels reads the provisioned incident dashboard's Traceweave
+// panels (six: the search and five of the trace), traceId set to trace.
+func provisionedPanels(t *testing.T, trace string, from, to time.Time) []harness.PanelQuery {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "..", "provisioning", "dashboards", "incident-investigation.json"))
+	require.NoError(t, err)
+	panels, err := harness.DashboardPanels(raw, map[string]string{"traceId": trace}, from, to)
+	require.NoError(t, err)
+	require.Len(t, panels, 6, "the dashboard's Traceweave panels")
+	return panels
+}
+
+// panelFrame is the one frame of a panel's answer, which must carry no error.
+func panelFrame(t *testing.T, a harness.PanelAnswer) *data.Frame {
+	t.Helper()
+	require.NoError(t, a.Err, a.Panel.Title)
+	resp, err := backend.FromProto().QueryDataResponse(a.Response)
+	require.NoError(t, err)
+	r := resp.Responses["A"]
+	require.NoError(t, r.Error, a.Panel.Title)
+	require.Len(t, r.Frames, 1, "panel %q gets one frame", a.Panel.Title)
+	return r.Frames[0]
+}
+
 // TestDashboardOpenIsOneRun opens the provisioned incident dashboard through
 // the built binary as Grafana does (one QueryData call per panel, all at
 // once, the dashboard's variables interpolated) on a fresh datasource
@@ -78,12 +106,7 @@ func TestDashboardOpenIsOneRun(t *testing.T) {
 	require.Positive(t, oneQuery.loki)
 	require.Positive(t, oneQuery.kafkaFetches)
 
-	raw, err := os.ReadFile(filepath.Join("..", "..", "provisioning", "dashboards", "incident-investigation.json"))
-	require.NoError(t, err)
-	panels, err := harness.DashboardPanels(raw, map[string]string{"traceId": scenarioTrace}, from, to)
-	require.NoError(t, err)
-	require.Len(t, panels, 6, "the dashboard's Traceweave panels")
-	panels = harness.TracePanels(panels)
+	panels := harness.TracePanels(provisionedPanels(t, scenarioTrace, from, to))
 	require.Len(t, panels, 5, "the panels of the trace: all but the search")
 
 	dash := s.settings()
@@ -93,16 +116,9 @@ func TestDashboardOpenIsOneRun(t *testing.T) {
 	opened := s.counts(fetches).minus(before)
 	assert.Equal(t, oneQuery, opened, "opening the dashboard asks the upstreams what one query asks")
 
-	want := map[string]string{"traces": "trace", "logs": "logs", "table": "timeline", "stat": "firstError", "bargauge": "summary"}
 	for _, a := range answers {
-		require.NoError(t, a.Err, a.Panel.Title)
-		resp, err := backend.FromProto().QueryDataResponse(a.Response)
-		require.NoError(t, err)
-		r := resp.Responses["A"]
-		require.NoError(t, r.Error, a.Panel.Title)
-		require.Len(t, r.Frames, 1, "panel %q gets one frame", a.Panel.Title)
-		f := r.Frames[0]
-		assert.Equal(t, want[a.Panel.Type], f.Name, "panel %q (%s)", a.Panel.Title, a.Panel.Type)
+		f := panelFrame(t, a)
+		assert.Equal(t, framesOfPanels[a.Panel.Type], f.Name, "panel %q (%s)", a.Panel.Title, a.Panel.Type)
 		switch a.Panel.Type {
 		case "traces":
 			require.NotNil(t, f.Meta)

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -519,31 +517,20 @@ func TestWholeDashboardOpen(t *testing.T) {
 	require.Positive(t, oneSearch.loki)
 	require.Positive(t, oneSearch.kafkaFetches)
 
-	raw, err := os.ReadFile(filepath.Join("..", "..", "provisioning", "dashboards", "incident-investigation.json"))
-	require.NoError(t, err)
-	panels, err := harness.DashboardPanels(raw, map[string]string{"traceId": trace}, from, to)
-	require.NoError(t, err)
-	require.Len(t, panels, 6, "the dashboard's Traceweave panels")
+	panels := provisionedPanels(t, trace, from, to)
 	before = s.counts()
 	answers := p.OpenDashboard(ctxT(t), instance(300), panels)
 	opened := s.counts().minus(before)
 	assert.Equal(t, oneQuery.plus(oneSearch), opened, "opening the dashboard asks what one trace query and one search ask")
 
-	want := map[string]string{"traces": "trace", "logs": "logs", "table": "timeline", "stat": "firstError", "bargauge": "summary"}
 	sawSearch := false
 	for _, a := range answers {
-		require.NoError(t, a.Err, a.Panel.Title)
-		resp, err := backend.FromProto().QueryDataResponse(a.Response)
-		require.NoError(t, err)
-		r := resp.Responses["A"]
-		require.NoError(t, r.Error, a.Panel.Title)
-		require.Len(t, r.Frames, 1, "panel %q gets one frame", a.Panel.Title)
-		f := r.Frames[0]
+		f := panelFrame(t, a)
 		single := one.Frames
 		if f.Name == "search" {
 			sawSearch, single = true, search.Frames
 		} else {
-			assert.Equal(t, want[a.Panel.Type], f.Name, "panel %q (%s)", a.Panel.Title, a.Panel.Type)
+			assert.Equal(t, framesOfPanels[a.Panel.Type], f.Name, "panel %q (%s)", a.Panel.Title, a.Panel.Type)
 		}
 		if f.Name == "firstError" {
 			continue // a cut of the timeline frame, compared in TestDashboardOpenIsOneRun
