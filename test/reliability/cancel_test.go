@@ -163,37 +163,42 @@ func TestEngineCloseReleasesHTTPConnections(t *testing.T) {
 // TestCancelThroughBinary cancels the gRPC call while the upstreams stall
 // and checks the plugin stops: the call returns Canceled promptly, Loki's
 // handler sees its request context cancelled, and the instance keeps
-// answering.
+// answering. The trace query and the search (its logs' batch in flight)
+// alike.
 func TestCancelThroughBinary(t *testing.T) {
-	s := newStalledUpstreams(t)
 	p := harness.Start(t)
-	ds := settings(s.jsonData(), nil)
-	ctx, cancel := context.WithCancel(ctxT(t, 60*time.Second))
-	errc := make(chan error, 1)
-	go func() {
-		_, err := p.QueryData(ctx, ds, query("A", map[string]any{}))
-		errc <- err
-	}()
-	s.waitInFlight(t)
-	cancel()
-	cancelledAt := time.Now()
-	select {
-	case err := <-errc:
-		require.Error(t, err)
-		assert.Equal(t, codes.Canceled, status.Code(err), "%v", err)
-	case <-time.After(5 * time.Second):
-		t.Fatal("QueryData did not return within 5s of the cancellation")
-	}
-	require.Eventually(t, func() bool { return s.loki.cancelled.Load() == 1 }, 5*time.Second, 10*time.Millisecond,
-		"the plugin must cancel its Loki request when Grafana cancels the query")
-	t.Logf("Loki saw the cancellation %s after the gRPC cancel", time.Since(cancelledAt).Round(time.Millisecond))
+	for _, kind := range queryKinds {
+		t.Run(kind.name, func(t *testing.T) {
+			s := newStalledUpstreams(t)
+			ds := settings(s.jsonData(), nil)
+			ctx, cancel := context.WithCancel(ctxT(t, 60*time.Second))
+			errc := make(chan error, 1)
+			go func() {
+				_, err := p.QueryData(ctx, ds, kind.build("A", map[string]any{}))
+				errc <- err
+			}()
+			s.waitInFlight(t)
+			cancel()
+			cancelledAt := time.Now()
+			select {
+			case err := <-errc:
+				require.Error(t, err)
+				assert.Equal(t, codes.Canceled, status.Code(err), "%v", err)
+			case <-time.After(5 * time.Second):
+				t.Fatal("QueryData did not return within 5s of the cancellation")
+			}
+			require.Eventually(t, func() bool { return s.loki.cancelled.Load() == 1 }, 5*time.Second, 10*time.Millisecond,
+				"the plugin must cancel its Loki request when Grafana cancels the query")
+			t.Logf("Loki saw the cancellation %s after the gRPC cancel", time.Since(cancelledAt).Round(time.Millisecond))
 
-	// The instance is not stuck: a query of Tempo alone still answers.
-	resp, err := p.QueryData(ctxT(t, 20*time.Second), ds, query("B", map[string]any{"sources": []string{"tempo"}}))
-	require.NoError(t, err)
-	r := resultOf(t, resp, "B")
-	require.NoError(t, r.err)
-	assert.Equal(t, 8, r.spans)
+			// The instance is not stuck: a query of Tempo alone still answers.
+			resp, err := p.QueryData(ctxT(t, 20*time.Second), ds, kind.build("B", map[string]any{"sources": []string{"tempo"}}))
+			require.NoError(t, err)
+			r := resultOf(t, resp, "B")
+			require.NoError(t, r.err)
+			assert.Equal(t, 8, r.spans)
+		})
+	}
 }
 
 // genTrace is a generated trace: its ID and when its root span starts.
