@@ -31,8 +31,9 @@ func (b *Busy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	b.Next.ServeHTTP(w, r)
 }
 
-// ClosedAddr is a loopback host:port nothing listens on: a request to it
-// is refused at once, the upstream-unreachable case.
+// ClosedAddr is a loopback host:port nothing listens on now: a request to
+// it is refused at once (the upstream-unreachable case), and a server
+// started by the test may listen on it.
 func ClosedAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")

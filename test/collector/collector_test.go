@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -184,20 +183,6 @@ func (rc *runningCollector) stop(t testing.TB) {
 		t.Errorf("collector run: %v\n%s", err, rc.logs.String())
 	}
 	rc.col = nil
-}
-
-// freeAddr returns a loopback address nothing listens on now.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return addr
 }
 
 // unsetEnv removes the variables for the test and restores them after it.

@@ -28,6 +28,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/traceweave/traceweave/internal/harness"
+	"github.com/traceweave/traceweave/internal/upstreamtest"
 )
 
 // topicJSON is the otlp_json topic the test adds to the deploy config
@@ -219,9 +220,9 @@ func TestCollectorToPlugin(t *testing.T) {
 	auditPath := filepath.Join(logDir, "audit.log")
 	syslogPath := filepath.Join(logDir, "syslog")
 
-	otlpHTTP, health := freeAddr(t), freeAddr(t)
+	otlpHTTP, health := upstreamtest.ClosedAddr(t), upstreamtest.ClosedAddr(t)
 	for k, v := range map[string]string{
-		"OTELCOL_OTLP_GRPC_ENDPOINT": freeAddr(t),
+		"OTELCOL_OTLP_GRPC_ENDPOINT": upstreamtest.ClosedAddr(t),
 		"OTELCOL_OTLP_HTTP_ENDPOINT": otlpHTTP,
 		"OTELCOL_HEALTH_ENDPOINT":    health,
 		"OTELCOL_AUDIT_LOG":          auditPath,
@@ -247,7 +248,7 @@ func TestCollectorToPlugin(t *testing.T) {
 		}
 		_ = conn.Close()
 	}
-	apiAddr, proxyAddr := freeAddr(t), freeAddr(t)
+	apiAddr, proxyAddr := upstreamtest.ClosedAddr(t), upstreamtest.ClosedAddr(t)
 	api := startService(t, ctx, filepath.Join(bins, "go-api"), apiAddr, map[string]string{
 		"LISTEN_ADDR": apiAddr, "MYSQL_DSN": dsn, "REDIS_ADDR": redisAddr, "RAILS_URL": rails.URL,
 		"SYSLOG_FILE": syslogPath, "OTEL_EXPORTER_OTLP_ENDPOINT": otlp, "OTEL_SERVICE_NAME": "go-api",

@@ -25,6 +25,7 @@ import (
 
 	"github.com/traceweave/traceweave/internal/harness"
 	"github.com/traceweave/traceweave/internal/kafkatest"
+	"github.com/traceweave/traceweave/internal/upstreamtest"
 )
 
 var update = flag.Bool("update", false, "rewrite docs/FAULTS.md from the outcomes observed in TestFaultMatrix")
@@ -76,11 +77,11 @@ var httpFaults = []httpFault{faultRefused, fault500, fault500Binary, fault429, f
 
 // healthy returns the JSON settings of the sources that do not fail.
 func healthySettings(t *testing.T, tempoFault, lokiFault httpFault) map[string]any {
-	tempoURL := "http://" + closedAddr(t)
+	tempoURL := "http://" + upstreamtest.ClosedAddr(t)
 	if tempoFault != faultRefused {
 		tempoURL = newTempo(t, tempoFault, tempoAuth{}).URL
 	}
-	lokiURL := "http://" + closedAddr(t)
+	lokiURL := "http://" + upstreamtest.ClosedAddr(t)
 	if lokiFault != faultRefused {
 		lokiURL = newLoki(t, lokiFault, tempoAuth{}).URL
 	}
@@ -182,7 +183,7 @@ func kafkaCases() []faultCase {
 			source: "Kafka (all topics)", sourceRE: kafkaRE, fault: "broker unreachable",
 			reasonRE: regexp.MustCompile(`no broker reachable|connection refused`),
 			setup: func(t *testing.T, alone bool) (harness.Settings, []string) {
-				return kafkaSettings(t, alone, []string{closedAddr(t)}, nil, nil)
+				return kafkaSettings(t, alone, []string{upstreamtest.ClosedAddr(t)}, nil, nil)
 			},
 		},
 		{
