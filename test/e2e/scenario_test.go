@@ -812,15 +812,7 @@ func auditLine(t testing.TB, traceID string, l logSpec) []byte {
 // the collector's batching makes them.
 func seedKafka(t *testing.T) *kfake.Cluster {
 	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(otlpPartitions, topicOTLP), kfake.SeedTopics(auditPartitions, topicAudit))
-	require.NoError(t, err)
-	t.Cleanup(c.Close)
-
-	// kafkaexporter: franz-go with the sarama-compatible FNV-1a key partitioner.
-	otlp, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...),
-		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(kgo.SaramaCompatHasher(fnv32a))))
-	require.NoError(t, err)
-	t.Cleanup(otlp.Close)
+	c, otlp := newScenarioCluster(t)
 
 	ours := logsWhere(inOTLP)
 	var goLines, railsLines []logSpec
@@ -883,6 +875,21 @@ func seedKafka(t *testing.T) *kfake.Cluster {
 	}
 	produce(t, audit, recs...)
 	return c
+}
+
+// newScenarioCluster starts a one-broker kfake holding the scenario's
+// topics, and a producer that partitions as kafkaexporter does: franz-go
+// with the sarama-compatible FNV-1a key partitioner.
+func newScenarioCluster(t testing.TB) (*kfake.Cluster, *kgo.Client) {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(otlpPartitions, topicOTLP), kfake.SeedTopics(auditPartitions, topicAudit))
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	otlp, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...),
+		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(kgo.SaramaCompatHasher(fnv32a))))
+	require.NoError(t, err)
+	t.Cleanup(otlp.Close)
+	return c, otlp
 }
 
 func produce(t testing.TB, cl *kgo.Client, recs ...*kgo.Record) {

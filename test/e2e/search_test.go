@@ -248,13 +248,7 @@ func newSearchScenario(t testing.TB, traces []searchTrace, extra int) *searchSce
 	lokiSrv := httptest.NewServer(fl)
 	t.Cleanup(lokiSrv.Close)
 
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(otlpPartitions, topicOTLP), kfake.SeedTopics(auditPartitions, topicAudit))
-	require.NoError(t, err)
-	t.Cleanup(c.Close)
-	otlp, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...),
-		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(kgo.SaramaCompatHasher(fnv32a))))
-	require.NoError(t, err)
-	t.Cleanup(otlp.Close)
+	c, otlp := newScenarioCluster(t)
 	audit, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
 	require.NoError(t, err)
 	t.Cleanup(audit.Close)
