@@ -91,14 +91,6 @@ func seedBatch(t *testing.T, c *kfake.Cluster, n int) {
 	produce(t, p, recs...)
 }
 
-var batchTopics = []models.KafkaTopic{
-	{Name: "otlp_logs", Encoding: models.EncodingOTLPProto, KeyedByTraceID: true, Hasher: models.HasherSaramaCompat},
-	{Name: "otlp_json", Encoding: models.EncodingOTLPJSON},
-	{Name: "raw_logs", Encoding: models.EncodingRaw},
-	{Name: "audit", Encoding: models.EncodingJSON},
-	{Name: "syslog", Encoding: models.EncodingText},
-}
-
 func newBatchCluster(t *testing.T, n int) *kfake.Cluster {
 	c := newCluster(t, kfake.SeedTopics(16, "otlp_logs"), kfake.SeedTopics(4, "otlp_json"), kfake.SeedTopics(3, "raw_logs", "syslog"), kfake.SeedTopics(2, "audit"))
 	seedBatch(t, c, n)
@@ -181,7 +173,7 @@ func wantByTrace(t *testing.T, r *Reader, groups []timeline.WindowGroup) map[str
 func TestReadTracesEqualsRead(t *testing.T) {
 	const n = 16
 	c := newBatchCluster(t, n)
-	r := newTestReader(t, c, batchTopics)
+	r := newTestReader(t, c, encodingTopics)
 	all := make([]int, n)
 	for i := range all {
 		all[i] = i
@@ -263,12 +255,12 @@ func TestReadTracesInvalidID(t *testing.T) {
 	c := newBatchCluster(t, 4)
 	log, err := kafkatest.NewFetchLog(testCtx(t, 10*time.Second), c, "otlp_logs", "syslog")
 	require.NoError(t, err)
-	r := newTestReader(t, c, batchTopics)
+	r := newTestReader(t, c, encodingTopics)
 	for _, bad := range []string{"not-hex", strings.ToUpper(batchTrace(1)), "4736", " " + batchTrace(1), strings.Repeat("a", 33), ""} {
 		groups := batchGroups([]int{0, 1}, -1)
 		groups[0].TraceIDs = append(groups[0].TraceIDs, bad)
 		res := r.ReadTraces(testCtx(t, 10*time.Second), groups)
-		require.Len(t, res.Topics, len(batchTopics))
+		require.Len(t, res.Topics, len(encodingTopics))
 		for _, tr := range res.Topics {
 			require.ErrorIs(t, tr.Err, models.ErrInvalidTraceID, "%q", bad)
 			assert.Empty(t, tr.Records)
@@ -387,7 +379,7 @@ func TestReadTracesSharedBudget(t *testing.T) {
 	c := newBatchCluster(t, 16)
 	groups := batchGroups([]int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, -1)
 	var last Progress
-	full := newReaderFromSettings(t, models.KafkaSettings{Brokers: c.ListenAddrs(), Topics: batchTopics}, WithProgress(func(p Progress) { last = p }))
+	full := newReaderFromSettings(t, models.KafkaSettings{Brokers: c.ListenAddrs(), Topics: encodingTopics}, WithProgress(func(p Progress) { last = p }))
 	res := full.ReadTraces(testCtx(t, 30*time.Second), groups)
 	require.NoError(t, res.Err())
 	var scanned, matched int64
@@ -402,7 +394,7 @@ func TestReadTracesSharedBudget(t *testing.T) {
 
 	const maxRecords = 40
 	require.Greater(t, scanned, int64(maxRecords))
-	capped := newReaderFromSettings(t, models.KafkaSettings{Brokers: c.ListenAddrs(), Topics: batchTopics, MaxRecords: maxRecords})
+	capped := newReaderFromSettings(t, models.KafkaSettings{Brokers: c.ListenAddrs(), Topics: encodingTopics, MaxRecords: maxRecords})
 	res = capped.ReadTraces(testCtx(t, 30*time.Second), groups)
 	require.NoError(t, res.Err())
 	scanned = 0
