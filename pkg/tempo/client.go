@@ -1,8 +1,9 @@
 // Package tempo fetches one trace by ID from Grafana Tempo and converts it to
-// timeline spans, and finds traces with a TraceQL search (Search). It speaks the v2 trace-by-ID API in protobuf, falls back to
-// v1 for older Tempo, accepts JSON when a server ignores Accept, and names
-// every failure (not found, upstream status, unreachable, timeout, decode) so
-// the plugin can turn it into a precise frame notice or health message.
+// timeline spans, and finds traces with a TraceQL search (Search). It
+// speaks the v2 trace-by-ID API in protobuf, falls back to v1 for older
+// Tempo, accepts JSON when a server ignores Accept, and names every failure
+// (not found, upstream status, unreachable, timeout, decode) so the plugin
+// can turn it into a precise frame notice or health message.
 //
 // It deliberately does not import github.com/grafana/tempo (AGPL): the v2
 // envelope is unwrapped with protowire, the trace itself is OTLP and decoded

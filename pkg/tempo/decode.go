@@ -59,12 +59,9 @@ func Decode(api, contentType string, body []byte) (*Result, error) {
 // decodeTraces picks the wire format from the Content-Type: Tempo honours
 // Accept, but a proxy or an old Tempo may answer JSON anyway.
 func decodeTraces(api, contentType string, body []byte) (ptrace.Traces, bool, string, error) {
-	if strings.TrimSpace(contentType) == "" {
-		return ptrace.Traces{}, false, "", fmt.Errorf("%w: the answer has no Content-Type", ErrDecode)
-	}
-	mt, _, err := mime.ParseMediaType(contentType)
+	mt, err := mediaType(contentType)
 	if err != nil {
-		return ptrace.Traces{}, false, "", fmt.Errorf("%w: unreadable Content-Type %q", ErrDecode, clipBody([]byte(contentType)))
+		return ptrace.Traces{}, false, "", err
 	}
 	switch mt {
 	case "application/protobuf", "application/x-protobuf":
@@ -74,6 +71,19 @@ func decodeTraces(api, contentType string, body []byte) (ptrace.Traces, bool, st
 	default:
 		return ptrace.Traces{}, false, "", fmt.Errorf("%w: unexpected Content-Type %q (want application/protobuf or application/json)", ErrDecode, clipBody([]byte(mt)))
 	}
+}
+
+// mediaType is the media type of an answer's Content-Type, without its
+// parameters; a missing or unreadable one is ErrDecode.
+func mediaType(contentType string) (string, error) {
+	if strings.TrimSpace(contentType) == "" {
+		return "", fmt.Errorf("%w: the answer has no Content-Type", ErrDecode)
+	}
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return "", fmt.Errorf("%w: unreadable Content-Type %q", ErrDecode, clipBody([]byte(contentType)))
+	}
+	return mt, nil
 }
 
 func decodeProto(api string, body []byte) (ptrace.Traces, bool, string, error) {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"mime"
 	"strconv"
 	"strings"
 	"time"
@@ -114,12 +113,9 @@ func badSearchAnswer(err error) error {
 // not parse. Tempo labels its search answers application/json
 // (the recorded answer of testdata/tempo_search_traceql.json came so).
 func searchContentType(contentType string) error {
-	if strings.TrimSpace(contentType) == "" {
-		return fmt.Errorf("%w: the search answer has no Content-Type", ErrDecode)
-	}
-	mt, _, err := mime.ParseMediaType(contentType)
+	mt, err := mediaType(contentType)
 	if err != nil {
-		return fmt.Errorf("%w: unreadable Content-Type %q", ErrDecode, clipBody([]byte(contentType)))
+		return err
 	}
 	if mt != "application/json" && !strings.HasSuffix(mt, "+json") {
 		return fmt.Errorf("%w: unexpected Content-Type %q for a search answer (want application/json)", ErrDecode, clipBody([]byte(mt)))
